@@ -1,0 +1,90 @@
+"""MotID: a single sign-on OpenID Connect provider for provincial e-government."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, g
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as settings
+from . import db, errors, i18n, limits
+from .accounts.passwords import Passwords, make_hasher
+from .accounts.services import AccountService
+from .accounts.sessions import SessionService
+from .mail import Mailer
+from .security import apply_security_headers, load_master_key
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build an application from the ``IDP_*`` environment, overridden by ``config`` (tests)."""
+    values = settings.from_environ()
+    values.update(config or {})
+    settings.validate(values)
+    instance_path = os.path.abspath(values["IDP_INSTANCE_PATH"])
+    app = Flask(__name__, instance_path=instance_path)
+    app.config.update(values)
+    app.config.update(
+        DEBUG=values["IDP_DEBUG"],
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=256 * 1024,
+        SESSION_COOKIE_NAME="motid_ui",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=values["IDP_ISSUER"].startswith("https://"),
+        PREFERRED_URL_SCHEME="https" if values["IDP_ISSUER"].startswith("https://") else "http",
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
+    master_key = load_master_key(values)
+    app.secret_key = master_key.derive("flask-session")
+    app.extensions["idp.master_key"] = master_key
+    if values["IDP_PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=values["IDP_PROXY_HOPS"], x_proto=values["IDP_PROXY_HOPS"],
+                                x_host=values["IDP_PROXY_HOPS"])
+
+    db.init_app(app)
+    i18n.init_app(app)
+    limits.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    _init_services(app, values)
+    _register_blueprints(app)
+    limits.apply(app)
+    https = values["IDP_ISSUER"].startswith("https://")
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.after_request
+    def finish(response):
+        app.extensions["idp.sessions"].write_cookie(response)
+        return apply_security_headers(response, https)
+
+    @app.context_processor
+    def template_globals():
+        from flask_babel import get_locale
+        return {"current_locale": str(get_locale() or i18n.DEFAULT), "languages": i18n.LANGUAGES,
+                "sso_session": g.get("sso_session")}
+
+    from .cli import register_commands
+    register_commands(app)
+    logging.getLogger("idp").setLevel(logging.INFO)
+    return app
+
+
+def _init_services(app, values) -> None:
+    passwords = Passwords(make_hasher(values))
+    app.extensions["idp.passwords"] = passwords
+    app.extensions["idp.accounts"] = AccountService(passwords, values)
+    app.extensions["idp.sessions"] = SessionService(values)
+    app.extensions["idp.mailer"] = Mailer(values["IDP_SMTP_URL"], values["IDP_MAIL_FROM"])
+
+
+def _register_blueprints(app) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(accounts_bp)

@@ -1,0 +1,18 @@
+"""The text of messages sent to people, in their preferred language."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+
+def verify_email(account, link: str) -> tuple[str, str]:
+    with force_locale(account.locale or "vi"):
+        return (_("Confirm your email address for MotID"),
+                render_template("mail/verify_email.txt", account=account, link=link))
+
+
+def reset_password(account, link: str) -> tuple[str, str]:
+    with force_locale(account.locale or "vi"):
+        return (_("Reset your MotID password"),
+                render_template("mail/reset_password.txt", account=account, link=link))

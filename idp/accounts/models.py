@@ -1,0 +1,154 @@
+"""The account store: accounts, units, roles, SSO sessions and one-time link tokens."""
+from __future__ import annotations
+
+import enum
+import secrets
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UTCDateTime, db, utcnow
+
+
+class AccountKind(str, enum.Enum):
+    CITIZEN = "citizen"
+    BUSINESS = "business"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+
+class AccountStatus(str, enum.Enum):
+    ACTIVE = "active"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+class UnitKind(str, enum.Enum):
+    PROVINCE = "province"
+    AGENCY = "agency"
+    COMMUNE = "commune"
+
+
+def new_sub() -> str:
+    """The public OIDC subject: opaque and random, never derived from an ID number."""
+    return secrets.token_urlsafe(24)
+
+
+class Unit(db.Model):
+    """A province, an agency or a commune, with its official code and the code list it comes from."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("code", "code_list", name="uq_units_code_code_list"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), nullable=False)
+    code_list: Mapped[str] = mapped_column(String(30), nullable=False)  # e.g. "QĐ19/2025"
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    parent_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True, index=True)
+    valid_from = mapped_column(Date, nullable=True)
+    valid_to = mapped_column(Date, nullable=True)
+
+    parent = relationship("Unit", remote_side=[id])
+
+
+class Role(db.Model):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class AccountRole(db.Model):
+    """A role held by an account, granted within a unit."""
+
+    __tablename__ = "account_roles"
+
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    role_id = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
+    unit_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True)
+    granted_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    role = relationship("Role", lazy="joined")
+    unit = relationship("Unit")
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), nullable=False, unique=True, default=new_sub)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    citizen_id = mapped_column(String(12), nullable=True, unique=True)
+    tax_code = mapped_column(String(14), nullable=True, unique=True)
+    business_name = mapped_column(String(300), nullable=True)
+    email = mapped_column(String(254), nullable=True, unique=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    phone = mapped_column(String(16), nullable=True, unique=True)
+    phone_verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    full_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    birthdate = mapped_column(Date, nullable=True)
+    gender = mapped_column(String(10), nullable=True)
+    address = mapped_column(JSON, nullable=True)
+    locale: Mapped[str] = mapped_column(String(5), nullable=False, default="vi")
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default=AccountStatus.ACTIVE.value)
+    locked_until = mapped_column(UTCDateTime, nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    password_hash = mapped_column(String(200), nullable=True)
+    password_changed_at = mapped_column(UTCDateTime, nullable=True)
+    unit_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True, index=True)
+    position = mapped_column(String(200), nullable=True)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    unit = relationship("Unit")
+    roles = relationship("AccountRole", cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def display_name(self) -> str:
+        return self.business_name or self.full_name
+
+
+class SsoSession(db.Model):
+    """One login: the server side of the single sign-on cookie.
+
+    ``id`` is the SHA-256 of the cookie value, so a database dump yields no usable cookie;
+    ``sid`` is the public session identifier that ID tokens will carry.
+    """
+
+    __tablename__ = "sso_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    auth_time = mapped_column(UTCDateTime, nullable=False)
+    amr = mapped_column(JSON, nullable=False)
+    acr: Mapped[str] = mapped_column(String(60), nullable=False)
+    ip = mapped_column(String(45), nullable=True)
+    user_agent = mapped_column(String(300), nullable=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    ended_at = mapped_column(UTCDateTime, nullable=True)
+    end_reason = mapped_column(String(30), nullable=True)
+
+    account = relationship("Account", lazy="joined")
+
+
+class AccountToken(db.Model):
+    """A single-use, expiring link token (email verification, password reset); only its digest is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    purpose: Mapped[str] = mapped_column(String(30), nullable=False)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False)
+    used_at = mapped_column(UTCDateTime, nullable=True)
+    data = mapped_column(JSON, nullable=False, default=dict)
+
+    account = relationship("Account")

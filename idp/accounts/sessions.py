@@ -1,0 +1,102 @@
+"""The server-side single sign-on session behind an opaque cookie.
+
+The cookie holds 256 random bits; the database keeps only their SHA-256. Login always
+creates a new row (session-fixation defence) and ends the one the browser had.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import g, request
+from sqlalchemy import update
+
+from .. import events
+from ..db import db
+from ..security import digest, new_token
+from .models import Account, SsoSession
+
+COOKIE = "motid_sso"
+_TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute per session
+
+
+class SessionService:
+    def __init__(self, config):
+        self.idle = timedelta(seconds=config["IDP_SESSION_IDLE_SECONDS"])
+        self.absolute = timedelta(seconds=config["IDP_SESSION_MAX_SECONDS"])
+        self.secure_cookie = config["IDP_ISSUER"].startswith("https://")
+
+    def is_live(self, session: SsoSession, now) -> bool:
+        return (session.ended_at is None and session.expires_at > now
+                and session.last_seen_at + self.idle > now)
+
+    def current(self, now) -> SsoSession | None:
+        """The live session named by the request's cookie, cached for the request."""
+        if "sso_session" in g:
+            return g.sso_session
+        token = request.cookies.get(COOKIE)
+        session = None
+        if token and len(token) < 100:
+            session = db.session.get(SsoSession, digest(token))
+            if session is not None and not self.is_live(session, now):
+                if session.ended_at is None:
+                    self._end(session, "expired", now)
+                    db.session.commit()
+                session = None
+            elif session is not None and now - session.last_seen_at >= _TOUCH_EVERY:
+                session.last_seen_at = now
+                db.session.commit()
+        g.sso_session = session
+        return session
+
+    def login(self, account: Account, *, amr: list[str], acr: str, now) -> SsoSession:
+        """The one place that crosses the authentication boundary."""
+        previous = self.current(now)
+        if previous is not None:
+            self._end(previous, "replaced", now)
+        token = new_token()
+        session = SsoSession(
+            id=digest(token), sid=new_token(24), account_id=account.id, auth_time=now, amr=amr, acr=acr,
+            ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300] or None,
+            created_at=now, last_seen_at=now, expires_at=now + self.absolute,
+        )
+        db.session.add(session)
+        events.record("account:login:success", subject=account, actor=account,
+                      details={"amr": amr, "acr": acr, "sid": session.sid}, now=now)
+        db.session.commit()
+        g.sso_session = session
+        g.set_sso_cookie = token
+        return session
+
+    def logout(self, now) -> SsoSession | None:
+        session = self.current(now)
+        if session is not None:
+            self._end(session, "logout", now)
+            events.record("account:logout:success", subject=session.account_id, actor=session.account_id,
+                          details={"sid": session.sid}, now=now)
+            db.session.commit()
+        g.sso_session = None
+        g.set_sso_cookie = ""
+        return session
+
+    def end_all(self, account: Account, reason: str, *, now, keep: SsoSession | None = None) -> int:
+        query = update(SsoSession).where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
+        if keep is not None:
+            query = query.where(SsoSession.id != keep.id)
+        count = db.session.execute(query.values(ended_at=now, end_reason=reason)).rowcount
+        db.session.commit()
+        return count
+
+    def _end(self, session: SsoSession, reason: str, now) -> None:
+        session.ended_at = now
+        session.end_reason = reason
+
+    def write_cookie(self, response):
+        token = g.get("set_sso_cookie")
+        if token is None:
+            return response
+        if token == "":
+            response.delete_cookie(COOKIE, path="/", secure=self.secure_cookie, httponly=True, samesite="Lax")
+        else:
+            response.set_cookie(COOKIE, token, max_age=int(self.absolute.total_seconds()), path="/",
+                                secure=self.secure_cookie, httponly=True, samesite="Lax")
+        return response

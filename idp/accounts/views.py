@@ -1,0 +1,219 @@
+"""Browser pages for people: login, logout, registration, email verification, password recovery.
+
+Views are thin: parse the form, call one service, render or redirect.
+"""
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from .. import i18n
+from ..clock import now
+from ..mail import MailError
+from . import mails
+from .forms import ChangePasswordForm, EmailForm, LoginForm, LogoutForm, NewPasswordForm, RegisterForm
+from .messages import message
+from .models import AccountKind
+from .services import RESET_PASSWORD, VERIFY_EMAIL, AccountError, LoginFailed, NewAccount
+
+log = logging.getLogger(__name__)
+bp = Blueprint("accounts", __name__)
+
+
+def accounts():
+    return current_app.extensions["idp.accounts"]
+
+
+def sessions():
+    return current_app.extensions["idp.sessions"]
+
+
+def current_account():
+    session = sessions().current(now())
+    return session.account if session else None
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_account() is None:
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths: ``next`` must never become an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("accounts.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("accounts.home")
+    return target
+
+
+def apply_form_errors(form, exc: AccountError) -> None:
+    field = getattr(form, exc.field, None)
+    if field is not None:
+        field.errors = list(field.errors) + [message(exc.code)]
+    else:
+        form.form_errors.append(message(exc.code))
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("accounts.home"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("login_hint"):
+        form.identifier.data = request.args["login_hint"][:254]
+    if form.validate_on_submit():
+        try:
+            account = accounts().authenticate(form.identifier.data, form.password.data, now=now())
+        except LoginFailed:
+            form.form_errors.append(_("The login details are not correct. After several failed attempts, "
+                                      "logging in is paused for 15 minutes."))
+            return render_template("accounts/login.html", form=form), 200
+        if account.kind == AccountKind.CITIZEN.value and account.email and not account.email_verified:
+            return render_template("accounts/verify_needed.html", form=EmailForm(email=account.email))
+        sessions().login(account, amr=["pwd"], acr="urn:motid:loa:1", now=now())
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    form = LogoutForm()
+    if request.method == "POST" and form.validate_on_submit():
+        sessions().logout(now())
+        return render_template("accounts/logged_out.html")
+    if request.method == "POST":
+        abort(400)
+    return render_template("accounts/logout.html", form=form, account=current_account())
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        new = NewAccount(kind=AccountKind.CITIZEN.value, full_name=form.full_name.data,
+                         citizen_id=form.citizen_id.data, email=form.email.data, phone=form.phone.data or None,
+                         birthdate=form.birthdate.data, password=form.password.data,
+                         locale=str(get_locale() or i18n.DEFAULT))
+        try:
+            account = accounts().create(new, now=now())
+        except AccountError as exc:
+            apply_form_errors(form, exc)
+            return render_template("accounts/register.html", form=form), 200
+        sent = send_verification(account)
+        return render_template("accounts/registered.html", email=account.email, sent=sent)
+    return render_template("accounts/register.html", form=form)
+
+
+def send_verification(account) -> bool:
+    token = accounts().issue_token(account, VERIFY_EMAIL, now=now(), data={"email": account.email})
+    link = url_for("accounts.verify_email", token=token, _external=True)
+    return deliver(account.email, *mails.verify_email(account, link))
+
+
+def deliver(to: str, subject: str, body: str) -> bool:
+    try:
+        current_app.extensions["idp.mailer"].send(to, subject, body)
+        return True
+    except MailError as exc:
+        log.error("mail to %s failed: %s", to, exc)
+        return False
+
+
+@bp.route("/verify-email/<token>")
+def verify_email(token):
+    account = accounts().verify_email(token, now=now())
+    if account is None:
+        return render_template("accounts/link_invalid.html", resend=True), 400
+    return render_template("accounts/email_verified.html", account=account)
+
+
+@bp.route("/verify-email", methods=["POST"])
+def resend_verification():
+    form = EmailForm()
+    if form.validate_on_submit():
+        account = accounts().find_by_login(form.email.data)
+        if account is not None and account.email and not account.email_verified:
+            send_verification(account)
+        return render_template("accounts/check_mail.html")
+    return render_template("accounts/verify_needed.html", form=form), 400
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = EmailForm()
+    if form.validate_on_submit():
+        account = accounts().find_by_login(form.email.data)
+        # The same answer whether or not the address belongs to an account.
+        if account is not None and account.email:
+            token = accounts().issue_token(account, RESET_PASSWORD, now=now())
+            link = url_for("accounts.reset_password", token=token, _external=True)
+            deliver(account.email, *mails.reset_password(account, link))
+        return render_template("accounts/check_mail.html")
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    if accounts().peek_token(token, RESET_PASSWORD, now=now()) is None:
+        return render_template("accounts/link_invalid.html", resend=False), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            account = accounts().reset_password(token, form.password.data, now=now())
+        except AccountError as exc:
+            apply_form_errors(form, exc)
+            return render_template("accounts/reset.html", form=form)
+        if account is None:
+            return render_template("accounts/link_invalid.html", resend=False), 400
+        sessions().end_all(account, "password_reset", now=now())
+        flash(_("Your password has been changed. Please log in with the new password."))
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form)
+
+
+@bp.route("/account")
+@login_required
+def home():
+    return render_template("accounts/home.html", account=current_account(), session=g.sso_session)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        account = current_account()
+        try:
+            accounts().change_password(account, form.current_password.data, form.password.data, now=now())
+        except AccountError as exc:
+            apply_form_errors(form, exc)
+            return render_template("accounts/change_password.html", form=form)
+        sessions().end_all(account, "password_change", now=now(), keep=g.sso_session)
+        flash(_("Your password has been changed. Your other sessions have been logged out."))
+        return redirect(url_for("accounts.home"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.route("/lang/<code>")
+def set_language(code):
+    if code not in i18n.LANGUAGES:
+        abort(404)
+    response = redirect(safe_next(request.args.get("next")))
+    response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                        secure=current_app.config["IDP_ISSUER"].startswith("https://"))
+    return response

@@ -1,0 +1,70 @@
+"""The ``idp`` command: a Flask CLI group over the same services the web uses."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup, pass_script_info
+
+from .config import ConfigError
+
+
+def _create_app():
+    from . import create_app
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.echo(f"idp: refusing to start: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def main():
+    """MotID identity provider."""
+
+
+def register_commands(app) -> None:
+    from .accounts.cli import accounts_cli
+    from .demo import demo_cli
+
+    for command in (accounts_cli, demo_cli):
+        if command.name not in app.cli.commands:
+            app.cli.add_command(command)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=1, show_default=True, type=int, help="threads per worker")
+@pass_script_info
+def serve(info, host, port, workers, threads):
+    """Serve the application with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from .db import db
+
+    # No application context may be active while serving: Flask would reuse it for every
+    # request, sharing ``g`` between requests.
+    flask_app = info.load_app()
+    with flask_app.app_context():
+        # Engines must not be shared across the fork: each worker opens its own connections.
+        db.engine.dispose()
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 10)
+
+        def load(self):
+            return flask_app
+
+    Server().run()
+
+
+# On the group itself, not app.cli: Flask pushes an application context around app commands,
+# and a context alive while serving would be shared by every request (``g`` included).
+main.add_command(serve)

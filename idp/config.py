@@ -1,0 +1,122 @@
+"""Every MotID setting, read from ``IDP_*`` environment variables.
+
+Each setting has a secure default and a comment saying what it does. ``validate()``
+fails closed: the application refuses to start, with a one-line reason, on a
+configuration that would be unsafe in production.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or malformed; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    doc: str
+    kind: type = str
+
+
+SETTINGS = [
+    Setting("IDP_ISSUER", "http://127.0.0.1:5000",
+            "The OpenID issuer URL, exactly as relying parties see it. Must be https unless it is loopback."),
+    Setting("IDP_DATABASE_URL", "",
+            "SQLAlchemy URL. Empty: the embedded SQLite file <instance>/motid.sqlite3 (WAL mode). "
+            "Production: postgresql+psycopg://user@host/db."),
+    Setting("IDP_REDIS_URL", "",
+            "Redis URL for rate-limit counters shared by every process. Empty: in-process memory."),
+    Setting("IDP_SMTP_URL", "",
+            "Where mail is sent: smtp://[user:pass@]host:port (plain), smtp+starttls://..., smtps://... (TLS). "
+            "Empty: messages are written to the application log instead (development only)."),
+    Setting("IDP_MAIL_FROM", "MotID <no-reply@motid.local>", "The From header of every message."),
+    Setting("IDP_MASTER_KEY", "",
+            "Comma-separated Fernet keys encrypting secrets at rest; the first encrypts, all decrypt "
+            "(rotation). Empty: <keys>/master.key, created with mode 0600 on first start of the embedded "
+            "default only."),
+    Setting("IDP_INSTANCE_PATH", "instance", "Folder for the SQLite file and other local state."),
+    Setting("IDP_KEYS_PATH", "keys", "Folder for local key material (master.key, trust/)."),
+    Setting("IDP_DEBUG", False, "Flask debug mode. Refused with a non-loopback issuer.", bool),
+    Setting("IDP_SESSION_IDLE_SECONDS", 30 * 60, "An SSO session ends after this long without use.", int),
+    Setting("IDP_SESSION_MAX_SECONDS", 12 * 3600, "An SSO session ends this long after login, used or not.", int),
+    Setting("IDP_LOGIN_LIMIT_PER_IP", "30/minute;300/hour", "Login attempts allowed from one IP address."),
+    Setting("IDP_LOGIN_LIMIT_PER_ACCOUNT", "10/minute;60/hour",
+            "Login attempts allowed against one login identifier, whatever the source address."),
+    Setting("IDP_LOCKOUT_THRESHOLD", 5, "Consecutive password failures that lock an account temporarily.", int),
+    Setting("IDP_LOCKOUT_SECONDS", 15 * 60, "How long a temporary lockout lasts.", int),
+    Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations (OWASP minimum 2 at 19 MiB).", int),
+    Setting("IDP_ARGON2_MEMORY_KIB", 19 * 1024, "argon2id memory in KiB (OWASP minimum 19456).", int),
+    Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),
+    Setting("IDP_EMAIL_TOKEN_SECONDS", 24 * 3600, "Lifetime of an email-verification link.", int),
+    Setting("IDP_RESET_TOKEN_SECONDS", 3600, "Lifetime of a password-reset link.", int),
+    Setting("IDP_PROXY_HOPS", 0,
+            "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).", int),
+]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _coerce(setting: Setting, raw: str):
+    if setting.kind is bool:
+        return raw.strip().lower() in _TRUE
+    if setting.kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{setting.name} must be an integer, got {raw!r}") from None
+    return raw
+
+
+def from_environ(environ=None) -> dict:
+    """Read every setting from the environment, falling back to its default."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        values[setting.name] = setting.default if raw is None or raw == "" else _coerce(setting, raw)
+    return values
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_embedded_database(url: str) -> bool:
+    return not url or url.startswith("sqlite")
+
+
+def validate(config) -> None:
+    """Refuse an unsafe configuration. Raises :class:`ConfigError` with a one-line reason."""
+    issuer = config["IDP_ISSUER"]
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"IDP_ISSUER must be an absolute http(s) URL, got {issuer!r}")
+    if parts.query or parts.fragment or issuer.endswith("/"):
+        raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash (OIDC Discovery §2)")
+    loopback = is_loopback_host(parts.hostname)
+    if parts.scheme == "http" and not loopback:
+        raise ConfigError("IDP_ISSUER uses http on a non-loopback host; use https")
+    if config["IDP_DEBUG"] and not loopback:
+        raise ConfigError("IDP_DEBUG is on with a non-loopback issuer; debug mode exposes a code console")
+    if not is_embedded_database(config["IDP_DATABASE_URL"]) and not config["IDP_MASTER_KEY"]:
+        key_file = os.path.join(config["IDP_KEYS_PATH"], "master.key")
+        if not os.path.exists(key_file):
+            raise ConfigError("IDP_MASTER_KEY is not set and no keys/master.key exists; a shared database "
+                              "needs the same master key on every node")
+    if config["IDP_ARGON2_MEMORY_KIB"] < 8 or config["IDP_ARGON2_TIME_COST"] < 1:
+        raise ConfigError("IDP_ARGON2_* parameters are below argon2's minimum")
+    if config["IDP_SESSION_IDLE_SECONDS"] <= 0 or config["IDP_SESSION_MAX_SECONDS"] <= 0:
+        raise ConfigError("IDP_SESSION_IDLE_SECONDS and IDP_SESSION_MAX_SECONDS must be positive")

@@ -1,0 +1,28 @@
+"""Languages: Vietnamese by default, English available (Flask-Babel catalogues in idp/translations)."""
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import Babel
+
+LANGUAGES = ("vi", "en")
+DEFAULT = "vi"
+COOKIE = "motid_lang"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """An explicit choice (``ui_locales`` given to this request, then the cookie), then Accept-Language."""
+    forced = g.get("ui_locale")
+    if forced in LANGUAGES:
+        return forced
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
+
+
+def init_app(app) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Ho_Chi_Minh")
