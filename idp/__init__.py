@@ -75,6 +75,20 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_services(app, values) -> None:
+    from .keys import KeyService
+    from .oidc.clients import ClientService
+    from .oidc.server import build_server
+    from .oidc.tokens import TokenIssuer
+
+    master_key = app.extensions["idp.master_key"]
+    keys = KeyService(master_key, max_token_seconds=max(values["IDP_ACCESS_TOKEN_SECONDS"],
+                                                        values["IDP_ID_TOKEN_SECONDS"]),
+                      rotation_delay_seconds=values["IDP_KEY_ROTATION_DELAY_SECONDS"],
+                      cache_seconds=values["IDP_KEY_CACHE_SECONDS"])
+    app.extensions["idp.keys"] = keys
+    clients = app.extensions["idp.clients"] = ClientService(master_key)
+    app.extensions["idp.tokens"] = TokenIssuer(keys, values)
+    app.extensions["idp.oauth"] = build_server(app, clients)
     passwords = Passwords(make_hasher(values))
     app.extensions["idp.passwords"] = passwords
     app.extensions["idp.accounts"] = AccountService(passwords, values)
@@ -85,6 +99,14 @@ def _init_services(app, values) -> None:
 def _register_blueprints(app) -> None:
     from .accounts.views import bp as accounts_bp
     from .health import bp as health_bp
+    from .oidc.views import bp as oidc_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
+    # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
+    # (the consent decision checks its own token).
+    from .oidc import views as oidc_views
+    for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
+                 oidc_views.revoke):
+        csrf.exempt(view)
+    app.register_blueprint(oidc_bp)

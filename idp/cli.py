@@ -26,8 +26,9 @@ def main():
 def register_commands(app) -> None:
     from .accounts.cli import accounts_cli
     from .demo import demo_cli
+    from .oidc.cli import clients_cli, keys_cli
 
-    for command in (accounts_cli, demo_cli):
+    for command in (accounts_cli, demo_cli, clients_cli, keys_cli):
         if command.name not in app.cli.commands:
             app.cli.add_command(command)
 

@@ -55,6 +55,14 @@ SETTINGS = [
     Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),
     Setting("IDP_EMAIL_TOKEN_SECONDS", 24 * 3600, "Lifetime of an email-verification link.", int),
     Setting("IDP_RESET_TOKEN_SECONDS", 3600, "Lifetime of a password-reset link.", int),
+    Setting("IDP_CODE_SECONDS", 60, "Lifetime of an authorization code (RFC 6749 §4.1.2: short).", int),
+    Setting("IDP_ACCESS_TOKEN_SECONDS", 900, "Lifetime of an access token (JWT, RFC 9068).", int),
+    Setting("IDP_ID_TOKEN_SECONDS", 900, "Lifetime of an ID token.", int),
+    Setting("IDP_REFRESH_TOKEN_SECONDS", 30 * 86400, "Lifetime of a refresh token (rotated on every use).", int),
+    Setting("IDP_KEY_ROTATION_DELAY_SECONDS", 3600,
+            "After `idp keys rotate`, how long a new key is only published before it signs; must exceed "
+            "IDP_KEY_CACHE_SECONDS and relying parties' JWKS cache time.", int),
+    Setting("IDP_KEY_CACHE_SECONDS", 60, "How long a process keeps the signing keys in memory.", int),
     Setting("IDP_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).", int),
 ]

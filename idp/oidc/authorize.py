@@ -1,0 +1,233 @@
+"""Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST, code flow only.
+
+Order of checks: client and redirect URI first (a bad one is never redirected to: the person sees
+an error page), then the request object, then everything else, whose errors go back to the client
+with ``state`` and ``iss`` (RFC 9207). Then authentication (``prompt``, ``max_age``,
+``id_token_hint``), consent, and the code, in ``query`` or ``form_post`` response mode.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import current_app, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, validate_csrf
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from ..accounts.views import current_account, sessions
+from ..clock import now
+from ..keys import ALGORITHMS
+from . import consent, request_object
+from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
+
+RESUME = "_motid_resume"
+DECISION = "_motid_consent"
+RESPONSE_MODES = ("query", "form_post")
+
+
+class AuthorizationRequest(OAuth2Request):
+    def __init__(self, params: dict, datalist: dict):
+        super().__init__(request.method, request.base_url, headers=request.headers)
+        self.payload = BasicOAuth2Payload(params)
+        self.payload._datalist = datalist
+
+
+def raw_params() -> tuple[dict, dict]:
+    source = request.form if request.method == "POST" else request.args
+    datalist = {key: source.getlist(key) for key in source}
+    params = {key: values[0] for key, values in datalist.items() if values and len(values[0]) <= 65536}
+    return params, datalist
+
+
+def handle():
+    params, datalist = raw_params()
+    server = current_app.extensions["idp.oauth"]
+    redirect_uri = None
+    try:
+        client, redirect_uri = validate_client(server, params)
+        merged = request_object.merge(params, client, redirect_uri)
+        oauth_request = AuthorizationRequest(merged, datalist)
+        grant = server.get_authorization_grant(oauth_request)
+        grant.validate_no_multiple_request_parameter(oauth_request)
+        redirect_uri = grant.validate_authorization_request()
+        return proceed(server, grant, client, params, merged, redirect_uri)
+    except OAuth2Error as error:
+        if error.state is None:
+            error.state = params.get("state")
+        if not getattr(error, "redirect_uri", None):
+            return error_page(error)
+        return respond(error.redirect_uri, dict(error.get_body()), params, error.state)
+
+
+def validate_client(server, params):
+    """The client and its redirect URI; errors here are shown to the person, never redirected."""
+    client = server.query_client(params.get("client_id"))
+    if client is None:
+        raise InvalidRequestError("Unknown client_id.")  # no redirect_uri: shown as a page
+    redirect_uri = params.get("redirect_uri")
+    if not redirect_uri:
+        raise InvalidRequestError("redirect_uri is required.")
+    if not client.check_redirect_uri(redirect_uri):
+        raise InvalidRequestError("redirect_uri is not registered for this client.")
+    return client, redirect_uri
+
+
+def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str):
+    mode = params.get("response_mode", "query")
+    if mode not in RESPONSE_MODES:
+        raise InvalidRequestError("Unsupported response_mode.", redirect_uri=redirect_uri)
+    scopes = set((grant.request.scope or "").split())
+    if "openid" not in scopes:
+        raise InvalidRequestError("The scope must include openid.", redirect_uri=redirect_uri)
+    try:
+        claims_request = parse_claims_parameter(params.get("claims"))
+    except InvalidClaimsRequest as exc:
+        raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
+    g.oidc_claims = claims_request
+    prompts = set(params.get("prompt", "").split())
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values.", redirect_uri=redirect_uri)
+    set_ui_locale(params.get("ui_locales"))
+
+    if needs_login(client, params, prompts, redirect_uri):
+        if "none" in prompts:
+            raise LoginRequiredError(redirect_uri=redirect_uri)
+        return login_redirect(outer, params)
+
+    account = current_account()
+    allowed = set(client.meta.get("scope", "").split())
+    wanted = scopes | (scopes_for_claims(claims_request) & allowed)
+    decision = outer.get(DECISION)
+    if decision is not None:
+        check_decision_csrf()
+        if decision != "allow":
+            raise AccessDeniedError(redirect_uri=redirect_uri)
+        consent.give(account, client.client_id, wanted, now=now())
+    elif not client.first_party and ("consent" in prompts or not consent.has_consent(account.id, client.client_id,
+                                                                                        wanted)):
+        if "none" in prompts:
+            raise ConsentRequiredError(redirect_uri=redirect_uri)
+        return consent_page(client, wanted, outer)
+
+    _, _, headers = grant.create_authorization_response(redirect_uri, account)
+    issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
+    return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
+
+
+def needs_login(client, params, prompts, redirect_uri) -> bool:
+    session = sessions().current(now())
+    if session is None:
+        return True
+    fresh = resumed_after(params) is not None and session.auth_time >= resumed_after(params)
+    if "login" in prompts and not fresh:
+        return True
+    max_age = params.get("max_age", client.meta.get("default_max_age"))
+    if max_age is not None:
+        try:
+            seconds = int(max_age)
+        except (TypeError, ValueError):
+            raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=redirect_uri) from None
+        if seconds < 0:
+            raise InvalidRequestError("max_age must not be negative.", redirect_uri=redirect_uri)
+        if now() - session.auth_time > timedelta(seconds=seconds) and not fresh:
+            return True
+    hint = params.get("id_token_hint")
+    if hint:
+        if hint_subject(hint, redirect_uri) != session.account.sub:
+            return True
+    return False
+
+
+def hint_subject(hint: str, redirect_uri) -> str:
+    """The ``sub`` of an ID token we issued (expired ones accepted: it is only a hint)."""
+    keys = current_app.extensions["idp.keys"]
+    try:
+        claims = jwt.decode(hint, keys.verification_keys(now()), algorithms=list(ALGORITHMS)).claims
+    except (JoseError, ValueError, TypeError):
+        raise InvalidRequestError("id_token_hint is not an ID token issued here.", redirect_uri=redirect_uri) from None
+    if claims.get("iss") != current_app.config["IDP_ISSUER"] or not isinstance(claims.get("sub"), str):
+        raise InvalidRequestError("id_token_hint is not an ID token issued here.", redirect_uri=redirect_uri)
+    return claims["sub"]
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="motid-authorize-resume")
+
+
+def resumed_after(params):
+    """When this request returned from a login it started, the time it started (signed marker)."""
+    if "_resume_cache" in g:
+        return g._resume_cache
+    value = None
+    marker = request.values.get(RESUME)
+    if marker:
+        try:
+            value = datetime.fromtimestamp(_serializer().loads(marker, max_age=3600), timezone.utc)
+        except (BadSignature, TypeError, ValueError, OverflowError):
+            value = None
+    g._resume_cache = value
+    return value
+
+
+def login_redirect(outer: dict, params: dict):
+    started = int(now().timestamp())
+    resume = {k: v for k, v in outer.items() if k not in (RESUME, DECISION, "csrf_token")}
+    resume[RESUME] = _serializer().dumps(started)
+    target = url_for("oidc.authorize") + "?" + urlencode(resume)
+    login_args = {"next": target}
+    for name in ("login_hint", "ui_locales"):
+        if params.get(name):
+            login_args[name] = params[name]
+    return redirect(url_for("accounts.login", **login_args))
+
+
+def check_decision_csrf() -> None:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except Exception as exc:  # flask-wtf raises ValidationError for every kind of bad token
+        raise CSRFError(str(exc)) from None
+
+
+def set_ui_locale(ui_locales) -> None:
+    for tag in (ui_locales or "").split():
+        language = tag.split("-")[0].lower()
+        if language in ("vi", "en"):
+            g.ui_locale = language
+            return
+
+
+def consent_page(client, scopes, outer):
+    hidden = {k: v for k, v in outer.items() if k not in (DECISION, "csrf_token")}
+    ordered = [s for s in consent.SCOPE_TEXT if s in scopes]
+    return render_template("oidc/consent.html", client=client, scopes=ordered, texts=consent.SCOPE_TEXT,
+                           hidden=hidden, account=current_account())
+
+
+def respond(redirect_uri: str, body: dict, params: dict, state):
+    """Send the result to the client in the requested response mode, with ``iss`` (RFC 9207)."""
+    body = {k: v for k, v in body.items() if v is not None}
+    if state is not None:
+        body["state"] = state
+    body["iss"] = current_app.config["IDP_ISSUER"]
+    if params.get("response_mode") == "form_post":
+        response = current_app.make_response(render_template("oidc/form_post.html", action=redirect_uri,
+                                                             fields=body))
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; "
+            "frame-ancestors 'none'; base-uri 'none'")
+        return response
+    separator = "&" if urlsplit(redirect_uri).query else "?"
+    return redirect(redirect_uri + separator + urlencode(body), code=302)
+
+
+def error_page(error: OAuth2Error):
+    return render_template("oidc/error.html", error=error.error, description=error.description), 400
+

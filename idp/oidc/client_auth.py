@@ -1,0 +1,100 @@
+"""JWT client authentication (RFC 7523 §2.2, OIDC Core §9): ``client_secret_jwt`` and ``private_key_jwt``.
+
+The assertion's ``aud`` may be the issuer or the token endpoint; each ``jti`` is accepted once.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import requests
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import current_app, url_for
+from joserfc import jwk
+from sqlalchemy.exc import IntegrityError
+
+from ..db import db
+from ..security import digest
+from .models import UsedJti
+
+_JWKS_CACHE: dict[str, tuple[float, dict]] = {}
+JWKS_CACHE_SECONDS = 300
+
+
+def fetch_jwks(uri: str) -> dict:
+    """A client's ``jwks_uri`` document, cached for a few minutes."""
+    cached = _JWKS_CACHE.get(uri)
+    if cached and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
+        return cached[1]
+    try:
+        response = requests.get(uri, timeout=5, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        document = response.json()
+    except (requests.RequestException, ValueError):
+        raise InvalidClientError(description="The client's jwks_uri could not be fetched.") from None
+    _JWKS_CACHE[uri] = (time.monotonic(), document)
+    return document
+
+
+def client_public_keys(client) -> jwk.KeySet:
+    document = client.meta.get("jwks") or (fetch_jwks(client.meta["jwks_uri"]) if client.meta.get("jwks_uri")
+                                           else {"keys": []})
+    try:
+        return jwk.KeySet.import_key_set(document)
+    except Exception:  # malformed remote key sets must not become a 500
+        raise InvalidClientError(description="The client's keys are not a valid JWK Set.") from None
+
+
+def remember_jti(purpose: str, client_id: str, jti, exp) -> bool:
+    """Record a one-time ``jti``; False when it was seen before."""
+    if not isinstance(jti, str) or not jti or len(jti) > 512:
+        return False
+    expires = datetime.fromtimestamp(exp if isinstance(exp, (int, float)) else time.time() + 3600, timezone.utc)
+    db.session.add(UsedJti(key=digest(f"{purpose}|{client_id}|{jti}"), expires_at=expires))
+    try:
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+        return False
+
+
+class _JWTClientAuth(JWTBearerClientAssertion):
+    def __init__(self):
+        super().__init__(validate_jti=True, leeway=30)
+
+    def __call__(self, query_client, request):
+        # Only answer for clients registered with this method, so the next method gets its turn.
+        assertion = request.form.get("client_assertion")
+        if request.form.get("client_assertion_type") != self.CLIENT_ASSERTION_TYPE or not assertion:
+            return None
+        _, claims = self.extract_assertion(assertion)
+        client = query_client(claims.get("sub")) if isinstance(claims.get("sub"), str) else None
+        if client is None or client.meta.get("token_endpoint_auth_method") != self.CLIENT_AUTH_METHOD:
+            return None
+        return super().__call__(query_client, request)
+
+    def get_audiences(self):
+        issuer = current_app.config["IDP_ISSUER"]
+        return [issuer, issuer + url_for("oidc.token")]
+
+    def validate_jti(self, claims, jti):
+        return remember_jti("client_assertion", claims["sub"], jti, claims.get("exp"))
+
+
+class ClientSecretJWT(_JWTClientAuth):
+    CLIENT_AUTH_METHOD = "client_secret_jwt"
+
+    def resolve_client_public_key(self, client):
+        secret = current_app.extensions["idp.clients"].secret_of(client)
+        if not secret:
+            raise InvalidClientError(description="The client has no secret.")
+        return jwk.OctKey.import_key(secret)
+
+
+class PrivateKeyJWT(_JWTClientAuth):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def resolve_client_public_key(self, client):
+        return client_public_keys(client)

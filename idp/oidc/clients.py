@@ -1,0 +1,184 @@
+"""Relying applications: metadata validation (RFC 7591 §2, OIDC Registration §2), secrets, and the
+Authlib ``ClientMixin`` behaviour on top of the stored row."""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from ..config import is_loopback_host
+from ..db import db, utcnow
+from ..keys import ALGORITHMS
+from ..security import digest
+from .models import Client
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
+RESTRICTED_SCOPES = ("citizen_id", "business", "officer")  # an administrator must allow them per client
+SCOPES = STANDARD_SCOPES + RESTRICTED_SCOPES
+URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri", "jwks_uri", "initiate_login_uri",
+              "backchannel_logout_uri", "frontchannel_logout_uri")
+
+
+class InvalidClientMetadata(ValueError):
+    """RFC 7591 §3.2.2: ``error`` is invalid_redirect_uri or invalid_client_metadata."""
+
+    def __init__(self, description: str, error: str = "invalid_client_metadata"):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def _is_https_or_loopback(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
+
+
+def _check_redirect_uri(uri, application_type: str) -> None:
+    if not isinstance(uri, str) or not uri or len(uri) > 2000:
+        raise InvalidClientMetadata("redirect_uris must be non-empty strings", "invalid_redirect_uri")
+    parts = urlsplit(uri)
+    if not parts.scheme or "#" in uri:
+        raise InvalidClientMetadata(f"redirect URI {uri!r} must be absolute and have no fragment",
+                                    "invalid_redirect_uri")
+    if application_type == "web":
+        if not _is_https_or_loopback(uri) or not parts.hostname:
+            raise InvalidClientMetadata(f"web redirect URI {uri!r} must use https (or http on loopback)",
+                                        "invalid_redirect_uri")
+    elif parts.scheme == "https" or (parts.scheme == "http" and not is_loopback_host(parts.hostname)):
+        # OIDC Registration §2: native clients use loopback http or a private-use scheme.
+        if parts.scheme == "http":
+            raise InvalidClientMetadata(f"native redirect URI {uri!r} must be loopback or a custom scheme",
+                                        "invalid_redirect_uri")
+
+
+def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
+    """Return normalised metadata or raise :class:`InvalidClientMetadata`."""
+    if not isinstance(meta, dict):
+        raise InvalidClientMetadata("client metadata must be a JSON object")
+    out = dict(meta)
+    application_type = out.setdefault("application_type", "web")
+    if application_type not in ("web", "native"):
+        raise InvalidClientMetadata("application_type must be web or native")
+    grant_types = out.setdefault("grant_types", ["authorization_code"])
+    response_types = out.setdefault("response_types", ["code"] if "authorization_code" in grant_types else [])
+    if not isinstance(grant_types, list) or not set(grant_types) <= set(GRANT_TYPES):
+        raise InvalidClientMetadata(f"grant_types must be a subset of {list(GRANT_TYPES)}")
+    if not isinstance(response_types, list) or not set(response_types) <= {"code"}:
+        raise InvalidClientMetadata("only the response type 'code' is supported")
+    if ("code" in response_types) != ("authorization_code" in grant_types):
+        raise InvalidClientMetadata("response_types code and grant_types authorization_code go together")
+    redirect_uris = out.setdefault("redirect_uris", [])
+    if not isinstance(redirect_uris, list):
+        raise InvalidClientMetadata("redirect_uris must be an array", "invalid_redirect_uri")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise InvalidClientMetadata("redirect_uris is required for the code flow", "invalid_redirect_uri")
+    for uri in redirect_uris:
+        _check_redirect_uri(uri, application_type)
+    for uri in out.get("post_logout_redirect_uris", []) or []:
+        _check_redirect_uri(uri, application_type)
+    method = out.setdefault("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {list(AUTH_METHODS)}")
+    if method == "none" and "client_credentials" in grant_types:
+        raise InvalidClientMetadata("a public client cannot use client_credentials")
+    if method == "private_key_jwt" and not (out.get("jwks") or out.get("jwks_uri")):
+        raise InvalidClientMetadata("private_key_jwt needs jwks or jwks_uri")
+    if out.get("jwks") is not None and out.get("jwks_uri"):
+        raise InvalidClientMetadata("jwks and jwks_uri are mutually exclusive")
+    if out.get("jwks") is not None:
+        _check_jwks(out["jwks"])
+    for field in URI_FIELDS:
+        value = out.get(field)
+        if value is not None and (not isinstance(value, str) or not _is_https_or_loopback(value)):
+            raise InvalidClientMetadata(f"{field} must be an https URL")
+    for field in ("id_token_signed_response_alg", "userinfo_signed_response_alg"):
+        value = out.get(field)
+        if value is not None and value not in ALGORITHMS:
+            raise InvalidClientMetadata(f"{field} must be one of {list(ALGORITHMS)}")
+    out.setdefault("id_token_signed_response_alg", default_alg)
+    request_alg = out.get("request_object_signing_alg")
+    if request_alg is not None and request_alg not in ("RS256", "ES256", "none"):
+        raise InvalidClientMetadata("request_object_signing_alg must be RS256, ES256 or none")
+    scope = out.setdefault("scope", " ".join(STANDARD_SCOPES))
+    if not isinstance(scope, str) or not set(scope.split()) <= set(SCOPES):
+        raise InvalidClientMetadata(f"scope may contain only {' '.join(SCOPES)}")
+    for field in ("client_name", "contacts", "default_max_age", "require_auth_time"):
+        value = out.get(field)
+        expected = {"client_name": str, "contacts": list, "default_max_age": int, "require_auth_time": bool}[field]
+        if value is not None and not isinstance(value, expected):
+            raise InvalidClientMetadata(f"{field} has the wrong type")
+    return out
+
+
+def _check_jwks(value) -> None:
+    from joserfc import jwk
+    try:
+        keyset = jwk.KeySet.import_key_set(value)
+    except Exception:  # joserfc raises several types for malformed key sets
+        raise InvalidClientMetadata("jwks is not a valid JWK Set") from None
+    if any(key.is_private for key in keyset.keys):
+        raise InvalidClientMetadata("jwks must contain public keys only")
+
+
+class ClientService:
+    def __init__(self, master_key):
+        self.master_key = master_key
+
+    def create(self, meta: dict, *, first_party=False, require_pkce=False, dynamic=False,
+               default_alg="ES256") -> tuple[Client, str | None]:
+        meta = validate_metadata(meta, default_alg=default_alg)
+        client = Client(client_id=secrets.token_urlsafe(18), meta=meta, first_party=first_party,
+                        require_pkce=require_pkce, dynamic=dynamic)
+        secret = self._new_secret(client)
+        db.session.add(client)
+        db.session.commit()
+        return client, secret
+
+    def _new_secret(self, client: Client) -> str | None:
+        if client.meta["token_endpoint_auth_method"] in ("none", "private_key_jwt"):
+            client.secret = None
+            return None
+        secret = secrets.token_urlsafe(32)
+        client.secret = self.master_key.encrypt(secret.encode())
+        return secret
+
+    def update(self, client: Client, meta: dict) -> Client:
+        before = client.meta["token_endpoint_auth_method"]
+        client.meta = validate_metadata(meta, default_alg=client.meta.get("id_token_signed_response_alg", "ES256"))
+        if before in ("none", "private_key_jwt") and client.secret is None \
+                and client.meta["token_endpoint_auth_method"] not in ("none", "private_key_jwt"):
+            raise InvalidClientMetadata("changing to a secret-based method needs rotate-secret")
+        db.session.commit()
+        return client
+
+    def rotate_secret(self, client: Client) -> str | None:
+        secret = self._new_secret(client)
+        db.session.commit()
+        return secret
+
+    def delete(self, client: Client) -> None:
+        from .models import Consent, Grant
+        now = utcnow()
+        db.session.query(Grant).filter_by(client_id=client.client_id, revoked_at=None).update(
+            {"revoked_at": now, "revoke_reason": "client_deleted"})
+        db.session.query(Consent).filter_by(client_id=client.client_id).delete()
+        db.session.delete(client)
+        db.session.commit()
+
+    def get(self, client_id) -> Client | None:
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            return None
+        return db.session.query(Client).filter_by(client_id=client_id).one_or_none()
+
+    def by_registration_token(self, token: str) -> Client | None:
+        return db.session.query(Client).filter_by(registration_token=digest(token or "")).one_or_none()
+
+    def secret_of(self, client: Client) -> str | None:
+        return self.master_key.decrypt(client.secret).decode() if client.secret else None
+
+
+def service() -> ClientService:
+    return current_app.extensions["idp.clients"]

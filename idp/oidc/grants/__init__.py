@@ -1,0 +1,1 @@
+"""Authlib grants with MotID's storage and its stricter defaults."""

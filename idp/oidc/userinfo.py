@@ -1,0 +1,68 @@
+"""UserInfo endpoint (OIDC Core §5.3): bearer token in the header (GET, POST) or the form body (POST,
+RFC 6750 §2.2); a signed JWT when the client registered ``userinfo_signed_response_alg``."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, request
+
+from ..clock import now
+from .claims import release, scopes_for_claims
+from .lookup import live_access_token
+from .tokens import epoch
+
+
+def bearer_error(status: int, error: str | None = None, description: str | None = None) -> Response:
+    challenge = 'Bearer realm="MotID"'
+    body = {}
+    if error:
+        challenge += f', error="{error}"'
+        body["error"] = error
+        if description:
+            challenge += f', error_description="{description}"'
+            body["error_description"] = description
+    return Response(json.dumps(body), status=status, mimetype="application/json",
+                    headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
+
+
+def presented_token():
+    """The token and how it came; raises ValueError when it came more than one way."""
+    header = request.headers.get("Authorization", "")
+    from_header = header[7:].strip() if header[:7].lower() == "bearer " else None
+    from_body = request.form.get("access_token") if request.method == "POST" and request.mimetype == \
+        "application/x-www-form-urlencoded" else None
+    if from_header and from_body:
+        raise ValueError("more than one token")
+    return from_header or from_body
+
+
+def userinfo():
+    try:
+        token = presented_token()
+    except ValueError:
+        return bearer_error(400, "invalid_request", "Send the access token one way only.")
+    if not token:
+        return bearer_error(401)
+    moment = now()
+    app = current_app
+    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment)
+    if found is None:
+        return bearer_error(401, "invalid_token", "The access token is invalid, expired or revoked.")
+    _, record = found
+    grant = record.grant
+    scopes = set((record.scope or grant.scope).split())
+    if grant.account is None or "openid" not in scopes:
+        return bearer_error(403, "insufficient_scope", "The access token was not issued for openid.")
+    client = app.extensions["idp.clients"].get(grant.client_id)
+    if client is None:
+        return bearer_error(401, "invalid_token", "The client of this token no longer exists.")
+    requested = (grant.claims or {}).get("userinfo") or {}
+    allowed = set(client.meta.get("scope", "").split())
+    claims = release(grant.account, scopes | (scopes_for_claims(grant.claims) & allowed), requested)
+    alg = client.meta.get("userinfo_signed_response_alg")
+    if alg:
+        claims.update(iss=app.config["IDP_ISSUER"], aud=client.client_id, iat=epoch(moment))
+        signed = app.extensions["idp.keys"].sign(claims, alg=alg, now=moment)
+        return Response(signed, mimetype="application/jwt", headers={"Cache-Control": "no-store"})
+    return Response(json.dumps(claims, ensure_ascii=False), mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})

@@ -1,0 +1,89 @@
+"""Routes of the OpenID Provider; each hands over to the module of its specification."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..accounts.views import current_account, login_required
+from ..clock import now
+from . import authorize as authorize_module
+from . import consent, discovery, userinfo as userinfo_module
+
+bp = Blueprint("oidc", __name__)
+CACHEABLE = "public, max-age=300"
+
+
+def server():
+    return current_app.extensions["idp.oauth"]
+
+
+def cacheable_json(document: dict) -> Response:
+    """JSON with an ETag and Cache-Control; answers 304 to a matching If-None-Match."""
+    etag = current_app.extensions["idp.keys"].etag(document)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = Response(json.dumps(document), mimetype="application/json")
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = CACHEABLE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.route("/.well-known/openid-configuration")
+def configuration():
+    return cacheable_json(discovery.metadata())
+
+
+@bp.route("/.well-known/oauth-authorization-server")
+def oauth_metadata():
+    return cacheable_json(discovery.metadata())
+
+
+@bp.route("/jwks.json")
+def jwks():
+    return cacheable_json(current_app.extensions["idp.keys"].jwks(now()))
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    return authorize_module.handle()
+
+
+@bp.route("/token", methods=["POST"])
+def token():
+    return server().create_token_response()
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo():
+    return userinfo_module.userinfo()
+
+
+@bp.route("/introspect", methods=["POST"])
+def introspect():
+    return server().create_endpoint_response("introspection")
+
+
+@bp.route("/revoke", methods=["POST"])
+def revoke():
+    return server().create_endpoint_response("revocation")
+
+
+@bp.route("/account/consents")
+@login_required
+def consents():
+    account = current_account()
+    clients = current_app.extensions["idp.clients"]
+    rows = [(row, clients.get(row.client_id)) for row in consent.of_account(account.id)]
+    return render_template("oidc/consents.html", rows=rows, texts=consent.SCOPE_TEXT)
+
+
+@bp.route("/account/consents/<client_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_consent(client_id):
+    if consent.withdraw(current_account(), client_id, now=now()):
+        flash(_("Consent withdrawn. The application can no longer use your data through MotID."))
+    return redirect(url_for("oidc.consents"))
