@@ -12,10 +12,13 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    """An explicit choice (``ui_locales`` given to this request, then the cookie), then Accept-Language."""
+    """An explicit choice (``ui_locales`` of this request, then the cookie), then Accept-Language."""
     forced = g.get("ui_locale")
     if forced in LANGUAGES:
         return forced
+    for tag in request.args.get("ui_locales", "")[:100].split():  # OIDC Core §3.1.2.1, passed to /login
+        if tag.split("-")[0].lower() in LANGUAGES:
+            return tag.split("-")[0].lower()
     chosen = request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen

@@ -164,4 +164,4 @@ class KeyService:
 
     @staticmethod
     def etag(document: dict) -> str:
-        return '"' + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32] + '"'
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]

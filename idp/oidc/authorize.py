@@ -42,7 +42,7 @@ class AuthorizationRequest(OAuth2Request):
 def raw_params() -> tuple[dict, dict]:
     source = request.form if request.method == "POST" else request.args
     datalist = {key: source.getlist(key) for key in source}
-    params = {key: values[0] for key, values in datalist.items() if values and len(values[0]) <= 65536}
+    params = {key: values[0] for key, values in datalist.items() if values}
     return params, datalist
 
 
@@ -61,21 +61,26 @@ def handle():
     except OAuth2Error as error:
         if error.state is None:
             error.state = params.get("state")
+        if not getattr(error, "redirect_uri", None) and redirect_uri and not isinstance(error, ClientError):
+            error.redirect_uri = redirect_uri  # the client and redirect URI were already verified
         if not getattr(error, "redirect_uri", None):
             return error_page(error)
         return respond(error.redirect_uri, dict(error.get_body()), params, error.state)
 
 
+class ClientError(InvalidRequestError):
+    """The client or its redirect URI is wrong: shown to the person, never redirected."""
+
+
 def validate_client(server, params):
-    """The client and its redirect URI; errors here are shown to the person, never redirected."""
     client = server.query_client(params.get("client_id"))
     if client is None:
-        raise InvalidRequestError("Unknown client_id.")  # no redirect_uri: shown as a page
+        raise ClientError("Unknown client_id.")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
-        raise InvalidRequestError("redirect_uri is required.")
+        raise ClientError("redirect_uri is required.")
     if not client.check_redirect_uri(redirect_uri):
-        raise InvalidRequestError("redirect_uri is not registered for this client.")
+        raise ClientError("redirect_uri is not registered for this client.")
     return client, redirect_uri
 
 

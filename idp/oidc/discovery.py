@@ -23,7 +23,7 @@ def metadata() -> dict:
         "token_endpoint": endpoint("oidc.token"),
         "userinfo_endpoint": endpoint("oidc.userinfo"),
         "jwks_uri": endpoint("oidc.jwks"),
-        "registration_endpoint": endpoint("oidc.register"),
+        "registration_endpoint": endpoint("registration.register"),
         "introspection_endpoint": endpoint("oidc.introspect"),
         "revocation_endpoint": endpoint("oidc.revoke"),
         "scopes_supported": list(SCOPES),

@@ -23,6 +23,13 @@ class TokenView:
     def check_client(self, client):
         return self.grant.client_id == client.client_id
 
+    def is_expired(self):
+        return self.record.expires_at <= now()
+
+    def is_revoked(self):
+        return (self.grant.revoked_at is not None or self.record.revoked_at is not None
+                or (self.kind == "refresh_token" and self.record.rotated_at is not None))
+
 
 def find_token(value, hint):
     moment = now()
@@ -58,12 +65,7 @@ class Introspection(IntrospectionEndpoint):
         return token
 
     def introspect_token(self, token):
-        moment = now()
         grant, record = token.grant, token.record
-        if grant.revoked_at is not None or record.revoked_at is not None or record.expires_at <= moment:
-            return {"active": False}
-        if token.kind == "refresh_token" and record.rotated_at is not None:
-            return {"active": False}
         body = {"active": True, "client_id": grant.client_id, "scope": getattr(record, "scope", None) or grant.scope,
                 "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
                 "exp": epoch(record.expires_at), "iat": epoch(record.issued_at),

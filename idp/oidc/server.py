@@ -7,6 +7,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Response
 
 from .client_auth import ClientSecretJWT, PrivateKeyJWT
+from .clients import SCOPES
 from .grants.authorization_code import AuthorizationCodeGrant, PkceS256
 from .grants.client_credentials import ClientCredentialsGrant
 from .grants.refresh_token import RefreshTokenGrant
@@ -27,6 +28,12 @@ class Server(AuthorizationServer):
     def save_token(self, token, request):
         """Tokens are stored by the grants themselves, under their grant row."""
 
+    def handle_error_response(self, request, error):
+        # RFC 6749 §5.2 allows 401 for invalid_client; MotID always uses it, however the client authenticated.
+        if error.error == "invalid_client":
+            error.status_code = 401
+        return super().handle_error_response(request, error)
+
     def handle_response(self, status_code, payload, headers):
         if isinstance(payload, dict):
             payload = json.dumps(payload)
@@ -37,6 +44,7 @@ class Server(AuthorizationServer):
 def build_server(app, clients) -> Server:
     server = Server(clients)
     server.init_app(app)
+    server.scopes_supported = list(SCOPES)
     server.register_client_auth_method("client_secret_jwt", ClientSecretJWT())
     server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     server.register_grant(AuthorizationCodeGrant, [PkceS256(required=True)])

@@ -58,7 +58,7 @@ def userinfo():
         return bearer_error(401, "invalid_token", "The client of this token no longer exists.")
     requested = (grant.claims or {}).get("userinfo") or {}
     allowed = set(client.meta.get("scope", "").split())
-    claims = release(grant.account, scopes | (scopes_for_claims(grant.claims) & allowed), requested)
+    claims = release(grant.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested)
     alg = client.meta.get("userinfo_signed_response_alg")
     if alg:
         claims.update(iss=app.config["IDP_ISSUER"], aud=client.client_id, iat=epoch(moment))

@@ -21,15 +21,11 @@ def server():
 
 def cacheable_json(document: dict) -> Response:
     """JSON with an ETag and Cache-Control; answers 304 to a matching If-None-Match."""
-    etag = current_app.extensions["idp.keys"].etag(document)
-    if etag in request.if_none_match:
-        response = Response(status=304)
-    else:
-        response = Response(json.dumps(document), mimetype="application/json")
-    response.headers["ETag"] = etag
+    response = Response(json.dumps(document), mimetype="application/json")
+    response.set_etag(current_app.extensions["idp.keys"].etag(document))
     response.headers["Cache-Control"] = CACHEABLE
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return response.make_conditional(request)
 
 
 @bp.route("/.well-known/openid-configuration")

@@ -81,6 +81,5 @@ def basic(client_id, secret):
 
 def decode(app, token):
     with app.app_context():
-        from idp.db import utcnow
-        keys = app.extensions["idp.keys"].verification_keys(utcnow())
+        keys = app.extensions["idp.keys"].verification_keys(app.config["CLOCK"]())
     return jwt.decode(token, keys, algorithms=["ES256", "RS256", "EdDSA"])
