@@ -110,3 +110,5 @@ def _register_blueprints(app) -> None:
                  oidc_views.revoke):
         csrf.exempt(view)
     app.register_blueprint(oidc_bp)
+    from .oidc import registration
+    registration.init_app(app)

@@ -49,7 +49,9 @@ def serve(info, host, port, workers, threads):
     # request, sharing ``g`` between requests.
     flask_app = info.load_app()
     with flask_app.app_context():
-        # Engines must not be shared across the fork: each worker opens its own connections.
+        # Create the first signing keys before the workers start, then close the connections:
+        # engines must not be shared across the fork.
+        flask_app.extensions["idp.keys"].ensure()
         db.engine.dispose()
 
     class Server(BaseApplication):

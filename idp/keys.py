@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from joserfc import jwk, jwt
 from sqlalchemy import String, Text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import UTCDateTime, db, utcnow
@@ -33,6 +34,9 @@ class SigningKey(db.Model):
     activates_at = mapped_column(UTCDateTime, nullable=False)
     retired_at = mapped_column(UTCDateTime, nullable=True)
     expires_at = mapped_column(UTCDateTime, nullable=True)
+    # "initial:<alg>" for the first key of each algorithm: the unique constraint lets exactly one of
+    # several processes starting together create it.
+    slot = mapped_column(String(40), nullable=True, unique=True)
 
     def state(self, now) -> str:
         if self.expires_at is not None and self.expires_at <= now:
@@ -67,15 +71,20 @@ class KeyService:
 
     # -- administration -------------------------------------------------------------------
     def ensure(self, now=None) -> list[SigningKey]:
-        """Create a signing key for each algorithm that has none (first start)."""
+        """Create the first signing key of each algorithm that has never had one (first start)."""
         now = now or utcnow()
         created = []
         for alg in ALGORITHMS:
-            if not any(k.alg == alg and k.state(now) == "signing" for k in self._rows()):
-                created.append(self._add(alg, now, activates_at=now))
-        if created:
-            db.session.commit()
-            self.invalidate()
+            if any(k.alg == alg for k in self._rows()):
+                continue
+            row = self._add(alg, now, activates_at=now)
+            row.slot = f"initial:{alg}"
+            try:
+                db.session.commit()
+                created.append(row)
+            except IntegrityError:  # another process created it first: use theirs
+                db.session.rollback()
+        self.invalidate()
         return created
 
     def rotate(self, alg: str, now=None, delay: timedelta | None = None) -> SigningKey:
@@ -130,7 +139,7 @@ class KeyService:
             if self._cache is not None and time.monotonic() - self._cache[0] < self.cache_seconds:
                 return self._cache[1]
         rows = self._rows()
-        if not any(row.state(now) == "signing" for row in rows):
+        if {row.alg for row in rows} != set(ALGORITHMS):
             self.ensure(now)
             rows = self._rows()
         for row in rows:

@@ -139,8 +139,8 @@ def needs_login(client, params, prompts, redirect_uri) -> bool:
             seconds = int(max_age)
         except (TypeError, ValueError):
             raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=redirect_uri) from None
-        if seconds < 0:
-            raise InvalidRequestError("max_age must not be negative.", redirect_uri=redirect_uri)
+        if not 0 <= seconds <= 10**9:
+            raise InvalidRequestError("max_age must be between 0 and 10^9 seconds.", redirect_uri=redirect_uri)
         if now() - session.auth_time > timedelta(seconds=seconds) and not fresh:
             return True
     hint = params.get("id_token_hint")

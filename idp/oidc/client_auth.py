@@ -4,6 +4,7 @@ The assertion's ``aud`` may be the issuer or the token endpoint; each ``jti`` is
 """
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 
@@ -20,6 +21,8 @@ from .models import UsedJti
 
 _JWKS_CACHE: dict[str, tuple[float, dict]] = {}
 JWKS_CACHE_SECONDS = 300
+MAX_JWKS_BYTES = 64 * 1024
+MAX_CACHED = 1000
 
 
 def fetch_jwks(uri: str) -> dict:
@@ -28,11 +31,17 @@ def fetch_jwks(uri: str) -> dict:
     if cached and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
         return cached[1]
     try:
-        response = requests.get(uri, timeout=5, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        document = response.json()
+        with requests.get(uri, timeout=5, headers={"Accept": "application/json"}, stream=True,
+                          allow_redirects=False) as response:
+            response.raise_for_status()
+            body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+        if len(body) > MAX_JWKS_BYTES:
+            raise ValueError("too large")
+        document = json.loads(body)
     except (requests.RequestException, ValueError):
         raise InvalidClientError(description="The client's jwks_uri could not be fetched.") from None
+    if len(_JWKS_CACHE) >= MAX_CACHED:
+        _JWKS_CACHE.clear()
     _JWKS_CACHE[uri] = (time.monotonic(), document)
     return document
 

@@ -31,15 +31,29 @@ class InvalidClientMetadata(ValueError):
         self.description = description
 
 
+def _split(uri: str, error: str = "invalid_client_metadata"):
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+        return parts
+    except ValueError:
+        raise InvalidClientMetadata(f"{uri!r} is not a valid URL", error) from None
+
+
 def _is_https_or_loopback(uri: str) -> bool:
-    parts = urlsplit(uri)
+    parts = _split(uri)
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
+
+
+UNSAFE_SCHEMES = ("javascript", "data", "vbscript", "file", "blob", "about")
 
 
 def _check_redirect_uri(uri, application_type: str) -> None:
     if not isinstance(uri, str) or not uri or len(uri) > 2000:
         raise InvalidClientMetadata("redirect_uris must be non-empty strings", "invalid_redirect_uri")
-    parts = urlsplit(uri)
+    parts = _split(uri, "invalid_redirect_uri")
+    if parts.scheme.lower() in UNSAFE_SCHEMES:
+        raise InvalidClientMetadata(f"redirect URI scheme {parts.scheme!r} is not allowed", "invalid_redirect_uri")
     if not parts.scheme or "#" in uri:
         raise InvalidClientMetadata(f"redirect URI {uri!r} must be absolute and have no fragment",
                                     "invalid_redirect_uri")
@@ -58,15 +72,20 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     """Return normalised metadata or raise :class:`InvalidClientMetadata`."""
     if not isinstance(meta, dict):
         raise InvalidClientMetadata("client metadata must be a JSON object")
-    out = dict(meta)
+    out = {key: value for key, value in meta.items() if value is not None}  # null means absent
     application_type = out.setdefault("application_type", "web")
     if application_type not in ("web", "native"):
         raise InvalidClientMetadata("application_type must be web or native")
+    for field in ("grant_types", "response_types", "redirect_uris", "post_logout_redirect_uris", "contacts"):
+        value = out.get(field)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise InvalidClientMetadata(f"{field} must be an array of strings",
+                                        "invalid_redirect_uri" if "redirect" in field else "invalid_client_metadata")
     grant_types = out.setdefault("grant_types", ["authorization_code"])
     response_types = out.setdefault("response_types", ["code"] if "authorization_code" in grant_types else [])
-    if not isinstance(grant_types, list) or not set(grant_types) <= set(GRANT_TYPES):
+    if not set(grant_types) <= set(GRANT_TYPES):
         raise InvalidClientMetadata(f"grant_types must be a subset of {list(GRANT_TYPES)}")
-    if not isinstance(response_types, list) or not set(response_types) <= {"code"}:
+    if not set(response_types) <= {"code"}:
         raise InvalidClientMetadata("only the response type 'code' is supported")
     if ("code" in response_types) != ("authorization_code" in grant_types):
         raise InvalidClientMetadata("response_types code and grant_types authorization_code go together")
@@ -105,11 +124,14 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     scope = out.setdefault("scope", " ".join(STANDARD_SCOPES))
     if not isinstance(scope, str) or not set(scope.split()) <= set(SCOPES):
         raise InvalidClientMetadata(f"scope may contain only {' '.join(SCOPES)}")
-    for field in ("client_name", "contacts", "default_max_age", "require_auth_time"):
-        value = out.get(field)
-        expected = {"client_name": str, "contacts": list, "default_max_age": int, "require_auth_time": bool}[field]
-        if value is not None and not isinstance(value, expected):
-            raise InvalidClientMetadata(f"{field} has the wrong type")
+    if out.get("client_name") is not None and not isinstance(out["client_name"], str):
+        raise InvalidClientMetadata("client_name must be a string")
+    if out.get("require_auth_time") is not None and not isinstance(out["require_auth_time"], bool):
+        raise InvalidClientMetadata("require_auth_time must be a boolean")
+    max_age = out.get("default_max_age")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int)
+                                or not 0 <= max_age <= 10**9):
+        raise InvalidClientMetadata("default_max_age must be a whole number of seconds")
     return out
 
 
@@ -123,6 +145,14 @@ def _check_jwks(value) -> None:
         raise InvalidClientMetadata("jwks must contain public keys only")
 
 
+def new_client_id() -> str:
+    """Random, URL-safe, and never starting with "-" (which a command line would take for an option)."""
+    while True:
+        value = secrets.token_urlsafe(18)
+        if value[0].isalnum():
+            return value
+
+
 class ClientService:
     def __init__(self, master_key):
         self.master_key = master_key
@@ -130,7 +160,7 @@ class ClientService:
     def create(self, meta: dict, *, first_party=False, require_pkce=False, dynamic=False,
                default_alg="ES256") -> tuple[Client, str | None]:
         meta = validate_metadata(meta, default_alg=default_alg)
-        client = Client(client_id=secrets.token_urlsafe(18), meta=meta, first_party=first_party,
+        client = Client(client_id=new_client_id(), meta=meta, first_party=first_party,
                         require_pkce=require_pkce, dynamic=dynamic)
         secret = self._new_secret(client)
         db.session.add(client)
@@ -146,11 +176,11 @@ class ClientService:
         return secret
 
     def update(self, client: Client, meta: dict) -> Client:
-        before = client.meta["token_endpoint_auth_method"]
-        client.meta = validate_metadata(meta, default_alg=client.meta.get("id_token_signed_response_alg", "ES256"))
-        if before in ("none", "private_key_jwt") and client.secret is None \
-                and client.meta["token_endpoint_auth_method"] not in ("none", "private_key_jwt"):
+        """Validate first, then change: a refused update leaves the client as it was."""
+        validated = validate_metadata(meta, default_alg=client.meta.get("id_token_signed_response_alg", "ES256"))
+        if client.secret is None and validated["token_endpoint_auth_method"] not in ("none", "private_key_jwt"):
             raise InvalidClientMetadata("changing to a secret-based method needs rotate-secret")
+        client.meta = validated
         db.session.commit()
         return client
 

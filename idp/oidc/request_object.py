@@ -30,7 +30,7 @@ def fetch(request_uri: str, redirect_uri) -> str:
         raise InvalidRequestUriError("request_uri must be an https URL of at most 512 characters.",
                                      redirect_uri=redirect_uri)
     try:
-        with requests.get(request_uri, timeout=5, stream=True) as response:
+        with requests.get(request_uri, timeout=5, stream=True, allow_redirects=False) as response:
             response.raise_for_status()
             body = response.raw.read(MAX_BYTES + 1, decode_content=True)
     except requests.RequestException:

@@ -58,7 +58,9 @@ def upgrade():
     sa.Column('activates_at', sa.DateTime(), nullable=False),
     sa.Column('retired_at', sa.DateTime(), nullable=True),
     sa.Column('expires_at', sa.DateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
+    sa.Column('slot', sa.String(length=40), nullable=True),
+    sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys')),
+    sa.UniqueConstraint('slot', name=op.f('uq_signing_keys_slot'))
     )
     op.create_table('oidc_consents',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -95,7 +95,7 @@ def test_keys_cli(runner, client):
     listing = runner.invoke(args=["keys", "list"]).output
     assert listing.count("signing") == 3
     kid = listing.split()[0]
-    assert "retired" in runner.invoke(args=["keys", "retire", kid]).output
+    assert "retired" in runner.invoke(args=["keys", "retire", "--", kid]).output  # a kid may start with "-"
     assert runner.invoke(args=["keys", "retire", "nope"]).exit_code != 0
 
 

@@ -1,0 +1,1 @@
+"""Interoperability tests: certified relying-party libraries against a live MotID server."""
