@@ -56,6 +56,8 @@ def create_app(config: dict | None = None) -> Flask:
     https = values["IDP_ISSUER"].startswith("https://")
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    from .accounts.devices import describe
+    app.jinja_env.filters["device"] = describe
 
     @app.after_request
     def finish(response):
@@ -107,8 +109,9 @@ def _register_blueprints(app) -> None:
     # (the consent decision checks its own token).
     from .oidc import views as oidc_views
     for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
-                 oidc_views.revoke):
+                 oidc_views.revoke, oidc_views.end_session):
         csrf.exempt(view)
     app.register_blueprint(oidc_bp)
-    from .oidc import registration
+    from .oidc import logout, registration
     registration.init_app(app)
+    logout.init_app(app)

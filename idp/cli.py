@@ -26,9 +26,9 @@ def main():
 def register_commands(app) -> None:
     from .accounts.cli import accounts_cli
     from .demo import demo_cli
-    from .oidc.cli import clients_cli, keys_cli
+    from .oidc.cli import clients_cli, deliveries_cli, keys_cli
 
-    for command in (accounts_cli, demo_cli, clients_cli, keys_cli):
+    for command in (accounts_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
         if command.name not in app.cli.commands:
             app.cli.add_command(command)
 
@@ -38,8 +38,9 @@ def register_commands(app) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--threads", default=1, show_default=True, type=int, help="threads per worker")
+@click.option("--no-worker", is_flag=True, help="do not start the logout-delivery worker beside the server")
 @pass_script_info
-def serve(info, host, port, workers, threads):
+def serve(info, host, port, workers, threads, no_worker):
     """Serve the application with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
@@ -65,9 +66,27 @@ def serve(info, host, port, workers, threads):
         def load(self):
             return flask_app
 
-    Server().run()
+    helper = None
+    if not no_worker:
+        # Back-channel logouts are delivered by a separate process, so no page ever waits for them.
+        import subprocess
+        helper = subprocess.Popen([sys.executable, "-m", "idp", "worker"])
+    try:
+        Server().run()
+    finally:
+        if helper is not None:
+            helper.terminate()
+            helper.wait(timeout=10)
 
 
 # On the group itself, not app.cli: Flask pushes an application context around app commands,
 # and a context alive while serving would be shared by every request (``g`` included).
 main.add_command(serve)
+
+
+def _worker_command():
+    from .oidc.cli import worker
+    return worker
+
+
+main.add_command(_worker_command())

@@ -18,6 +18,15 @@ def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def new_identifier(nbytes: int = 18) -> str:
+    """A random public identifier (client_id, sub) that never starts with "-" or "_", so a command
+    line never mistakes it for an option."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if value[0].isalnum():
+            return value
+
+
 def digest(token: str) -> str:
     """SHA-256 hex digest: what is stored in place of a bearer secret."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import enum
-import secrets
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
+from ..security import new_identifier
 
 
 class AccountKind(str, enum.Enum):
@@ -31,7 +31,7 @@ class UnitKind(str, enum.Enum):
 
 def new_sub() -> str:
     """The public OIDC subject: opaque and random, never derived from an ID number."""
-    return secrets.token_urlsafe(24)
+    return new_identifier(24)
 
 
 class Unit(db.Model):

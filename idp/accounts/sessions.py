@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import g, request
-from sqlalchemy import update
+from blinker import Namespace
+from flask import current_app, g, request
+from sqlalchemy import select, update
 
 from .. import events
 from ..db import db
@@ -16,6 +17,10 @@ from ..security import digest, new_token
 from .models import Account, SsoSession
 
 COOKIE = "motid_sso"
+
+#: Sent after sessions end, with ``ended=[(sid, account_id, reason), …]``; the OpenID Provider
+#: listens to notify the applications (single logout). Accounts knows nothing of who listens.
+session_ended = Namespace().signal("session-ended")
 _TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute per session
 
 
@@ -41,6 +46,7 @@ class SessionService:
                 if session.ended_at is None:
                     self._end(session, "expired", now)
                     db.session.commit()
+                    self._announce([session], "expired")
                 session = None
             elif session is not None and now - session.last_seen_at >= _TOUCH_EVERY:
                 session.last_seen_at = now
@@ -63,6 +69,8 @@ class SessionService:
         events.record("account:login:success", subject=account, actor=account,
                       details={"amr": amr, "acr": acr, "sid": session.sid}, now=now)
         db.session.commit()
+        if previous is not None:
+            self._announce([previous], "replaced")
         g.sso_session = session
         g.set_sso_cookie = token
         return session
@@ -74,17 +82,55 @@ class SessionService:
             events.record("account:logout:success", subject=session.account_id, actor=session.account_id,
                           details={"sid": session.sid}, now=now)
             db.session.commit()
+            self._announce([session], "logout")
         g.sso_session = None
         g.set_sso_cookie = ""
         return session
 
-    def end_all(self, account: Account, reason: str, *, now, keep: SsoSession | None = None) -> int:
-        query = update(SsoSession).where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
-        if keep is not None:
-            query = query.where(SsoSession.id != keep.id)
-        count = db.session.execute(query.values(ended_at=now, end_reason=reason)).rowcount
+    def live_sessions(self, account_id: int, now) -> list[SsoSession]:
+        rows = db.session.scalars(select(SsoSession).where(SsoSession.account_id == account_id,
+                                                           SsoSession.ended_at.is_(None))
+                                  .order_by(SsoSession.last_seen_at.desc())).all()
+        return [row for row in rows if self.is_live(row, now)]
+
+    def end_all(self, account: Account, reason: str, *, now, keep: SsoSession | None = None,
+                actor=None) -> int:
+        """End every live session of an account (but ``keep``)."""
+        rows = [row for row in db.session.scalars(select(SsoSession).where(
+            SsoSession.account_id == account.id, SsoSession.ended_at.is_(None)))
+            if keep is None or row.id != keep.id]
+        return self._end_rows(rows, reason, now=now, actor=actor)
+
+    def end_by_sid(self, account_id: int, sid: str, reason: str, *, now, actor=None) -> bool:
+        """End one session of ``account_id``; another account's session is never touched."""
+        rows = db.session.scalars(select(SsoSession).where(SsoSession.account_id == account_id,
+                                                           SsoSession.sid == sid,
+                                                           SsoSession.ended_at.is_(None))).all()
+        return self._end_rows(rows, reason, now=now, actor=actor) == 1
+
+    def sweep_expired(self, now, limit: int = 500) -> int:
+        """End sessions past their idle or absolute lifetime (so the applications hear of it)."""
+        rows = db.session.scalars(select(SsoSession).where(
+            SsoSession.ended_at.is_(None),
+            (SsoSession.expires_at <= now) | (SsoSession.last_seen_at <= now - self.idle)).limit(limit)).all()
+        return self._end_rows(rows, "expired", now=now)
+
+    def _end_rows(self, rows, reason: str, *, now, actor=None) -> int:
+        if not rows:
+            return 0
+        for row in rows:
+            self._end(row, reason, now)
+            if actor is not None:
+                events.record("account:session:end", subject=row.account_id, actor=actor,
+                              details={"sid": row.sid, "reason": reason}, now=now)
         db.session.commit()
-        return count
+        self._announce(rows, reason)
+        return len(rows)
+
+    @staticmethod
+    def _announce(rows, reason: str) -> None:
+        ended = [(row.sid, row.account_id, reason) for row in rows]
+        session_ended.send(current_app._get_current_object(), ended=ended)
 
     def _end(self, session: SsoSession, reason: str, now) -> None:
         session.ended_at = now

@@ -94,8 +94,11 @@ def login():
 def logout():
     form = LogoutForm()
     if request.method == "POST" and form.validate_on_submit():
+        session = sessions().current(now())
+        # Applications that asked for front-channel logout are told through iframes on the next page.
+        frames = current_app.extensions["idp.logout_frames"](session.sid) if session else []
         sessions().logout(now())
-        return render_template("accounts/logged_out.html")
+        return current_app.extensions["idp.logged_out_page"](frames)
     if request.method == "POST":
         abort(400)
     return render_template("accounts/logout.html", form=form, account=current_account())

@@ -201,3 +201,36 @@ def retire(kid):
     if row is None:
         raise click.ClickException(f"no key {kid!r}")
     click.echo(f"{row.kid}: retired, published until {row.expires_at.isoformat()}")
+
+
+@click.command("worker")
+@click.option("--interval", default=1.0, show_default=True, type=float, help="seconds between rounds")
+@click.option("--once", is_flag=True, help="one round, then exit")
+def worker(interval, once):
+    """Deliver back-channel logouts and end expired sessions (any number may run)."""
+    from flask.cli import ScriptInfo
+
+    from .delivery import run
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    run(app, interval=interval, once=once)
+
+
+@click.group("deliveries")
+def deliveries_cli():
+    """Back-channel logout deliveries."""
+
+
+@deliveries_cli.command("list")
+@click.option("--failed", is_flag=True, help="only those given up")
+@click.option("--pending", is_flag=True, help="only those still to send")
+@with_appcontext
+def list_deliveries(failed, pending):
+    from .models import LogoutDelivery
+    query = db.session.query(LogoutDelivery).order_by(LogoutDelivery.id.desc())
+    if failed:
+        query = query.filter(LogoutDelivery.failed_at.isnot(None))
+    if pending:
+        query = query.filter(LogoutDelivery.delivered_at.is_(None), LogoutDelivery.failed_at.is_(None))
+    for row in query.limit(200):
+        state = "delivered" if row.delivered_at else "failed" if row.failed_at else "pending"
+        click.echo("\t".join([str(row.id), state, row.client_id, row.uri, str(row.attempts), row.last_error or "-"]))

@@ -10,7 +10,7 @@ from flask import current_app
 from ..config import is_loopback_host
 from ..db import db, utcnow
 from ..keys import ALGORITHMS
-from ..security import digest
+from ..security import digest, new_identifier
 from .models import Client
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
@@ -126,8 +126,12 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         raise InvalidClientMetadata(f"scope may contain only {' '.join(SCOPES)}")
     if out.get("client_name") is not None and not isinstance(out["client_name"], str):
         raise InvalidClientMetadata("client_name must be a string")
-    if out.get("require_auth_time") is not None and not isinstance(out["require_auth_time"], bool):
-        raise InvalidClientMetadata("require_auth_time must be a boolean")
+    for flag in ("require_auth_time", "backchannel_logout_session_required", "frontchannel_logout_session_required"):
+        if out.get(flag) is not None and not isinstance(out[flag], bool):
+            raise InvalidClientMetadata(f"{flag} must be a boolean")
+    for field in ("backchannel_logout_uri", "frontchannel_logout_uri"):
+        if out.get(field) and "#" in out[field]:
+            raise InvalidClientMetadata(f"{field} must not have a fragment")
     max_age = out.get("default_max_age")
     if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int)
                                 or not 0 <= max_age <= 10**9):
@@ -145,14 +149,6 @@ def _check_jwks(value) -> None:
         raise InvalidClientMetadata("jwks must contain public keys only")
 
 
-def new_client_id() -> str:
-    """Random, URL-safe, and never starting with "-" (which a command line would take for an option)."""
-    while True:
-        value = secrets.token_urlsafe(18)
-        if value[0].isalnum():
-            return value
-
-
 class ClientService:
     def __init__(self, master_key):
         self.master_key = master_key
@@ -160,7 +156,7 @@ class ClientService:
     def create(self, meta: dict, *, first_party=False, require_pkce=False, dynamic=False,
                default_alg="ES256") -> tuple[Client, str | None]:
         meta = validate_metadata(meta, default_alg=default_alg)
-        client = Client(client_id=new_client_id(), meta=meta, first_party=first_party,
+        client = Client(client_id=new_identifier(), meta=meta, first_party=first_party,
                         require_pkce=require_pkce, dynamic=dynamic)
         secret = self._new_secret(client)
         db.session.add(client)

@@ -173,3 +173,32 @@ class InitialAccessToken(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False)
     expires_at = mapped_column(UTCDateTime, nullable=False)
     note = mapped_column(String(200), nullable=True)
+
+
+class SessionClient(db.Model):
+    """Which clients an SSO session has signed into (by its public ``sid``), for single logout."""
+
+    __tablename__ = "oidc_session_clients"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_at = mapped_column(UTCDateTime, nullable=False)
+    last_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class LogoutDelivery(db.Model):
+    """The durable outbox of back-channel logout tokens (Back-Channel Logout 1.0 §2.5)."""
+
+    __tablename__ = "oidc_logout_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    uri: Mapped[str] = mapped_column(Text, nullable=False)
+    logout_token: Mapped[str] = mapped_column(Text, nullable=False)
+    sid = mapped_column(String(64), nullable=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    next_attempt_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    delivered_at = mapped_column(UTCDateTime, nullable=True)
+    failed_at = mapped_column(UTCDateTime, nullable=True)  # gave up after the last retry
+    last_error = mapped_column(String(300), nullable=True)

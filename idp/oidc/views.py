@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from ..accounts.views import current_account, login_required
 from ..clock import now
 from . import authorize as authorize_module
-from . import consent, discovery, userinfo as userinfo_module
+from . import consent, discovery, end_session as end_session_module, userinfo as userinfo_module
 
 bp = Blueprint("oidc", __name__)
 CACHEABLE = "public, max-age=300"
@@ -66,6 +66,47 @@ def introspect():
 @bp.route("/revoke", methods=["POST"])
 def revoke():
     return server().create_endpoint_response("revocation")
+
+
+@bp.route("/connect/logout", methods=["GET", "POST"])
+def end_session():
+    return end_session_module.handle()
+
+
+@bp.route("/account/sessions")
+@login_required
+def sessions_page():
+    from .logout import clients_of
+    account = current_account()
+    moment = now()
+    current = sessions_service().current(moment)
+    rows = [(row, clients_of(row.sid)) for row in sessions_service().live_sessions(account.id, moment)]
+    return render_template("oidc/sessions.html", rows=rows, current=current)
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+@login_required
+def end_sessions():
+    account = current_account()
+    moment = now()
+    current = sessions_service().current(moment)
+    which = request.form.get("which", "")
+    if which == "others":
+        sessions_service().end_all(account, "ended_by_user", now=moment, keep=current, actor=account)
+    elif which == "all":
+        sessions_service().end_all(account, "ended_by_user", now=moment, actor=account)
+        sessions_service().logout(moment)
+        return redirect(url_for("accounts.login"))
+    elif sessions_service().end_by_sid(account.id, which[:64], "ended_by_user", now=moment, actor=account):
+        if current is not None and which == current.sid:
+            sessions_service().logout(moment)
+            return redirect(url_for("accounts.login"))
+    flash(_("The selected sessions have been ended."))
+    return redirect(url_for("oidc.sessions_page"))
+
+
+def sessions_service():
+    return current_app.extensions["idp.sessions"]
 
 
 @bp.route("/account/consents")

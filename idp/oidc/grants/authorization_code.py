@@ -21,6 +21,7 @@ from ...clock import now
 from ...db import db
 from ...security import digest
 from ..clients import AUTH_METHODS
+from ..logout import record_sign_in
 from ..models import AccessToken, AuthorizationCode, Grant, RefreshToken
 
 
@@ -64,6 +65,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=session.auth_time, acr=session.acr, amr=session.amr, claims=g.get("oidc_claims"),
             created_at=moment, expires_at=moment + timedelta(seconds=current_app.config["IDP_CODE_SECONDS"]),
         ))
+        record_sign_in(session.sid, request.client.client_id, moment)
         db.session.commit()
 
     def query_authorization_code(self, code, client):
