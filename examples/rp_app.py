@@ -534,12 +534,12 @@ def create_app(settings: Settings) -> Flask:
 
     @app.post("/logout")
     def logout():
-        check_csrf()
         auth = session.get("auth")
+        if not auth:    # already ended (e.g. by a back-channel logout): nothing to protect, go home
+            return redirect("/", 303)
+        check_csrf()
         session.clear()
         session.regenerate()
-        if not auth:
-            return redirect("/", 303)
         endpoint = end_session_endpoint()
         if not endpoint:
             return message("Bạn đã đăng xuất khỏi ứng dụng này",
@@ -638,8 +638,9 @@ def create_app(settings: Settings) -> Flask:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         if https:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000")
-        if response.mimetype != "text/css":
-            headers["Cache-Control"] = "no-store"   # personal data, tokens, one-time answers
+        if response.mimetype != "text/css":     # personal data, tokens, one-time answers
+            if "no-store" not in headers.get("Cache-Control", ""):
+                headers["Cache-Control"] = "no-store"
             headers.setdefault("Pragma", "no-cache")
         return response
 

@@ -91,6 +91,8 @@ def _init_services(app, values) -> None:
     clients = app.extensions["idp.clients"] = ClientService(master_key)
     app.extensions["idp.tokens"] = TokenIssuer(keys, values)
     app.extensions["idp.oauth"] = build_server(app, clients)
+    from .accounts.totp import TotpService
+    app.extensions["idp.totp"] = TotpService(master_key)
     passwords = Passwords(make_hasher(values))
     app.extensions["idp.passwords"] = passwords
     app.extensions["idp.accounts"] = AccountService(passwords, values)
@@ -99,6 +101,7 @@ def _init_services(app, values) -> None:
 
 
 def _register_blueprints(app) -> None:
+    from .accounts import second_factor  # noqa: F401  (adds its routes to the accounts blueprint)
     from .accounts.views import bp as accounts_bp
     from .health import bp as health_bp
     from .oidc.views import bp as oidc_bp

@@ -132,3 +132,24 @@ def set_password(identifier):
         _fail(exc)
     current_app.extensions["idp.sessions"].end_all(account, "password_set", now=utcnow())
     click.echo(f"{account.sub}: password set")
+
+
+@accounts_cli.command("reset-second-factor")
+@click.argument("identifier")
+@with_appcontext
+def reset_second_factor(identifier):
+    """Remove an account's authenticator app and recovery codes (lost phone); the person is told by email."""
+    from . import mails
+    from .second_factor import forget_browsers
+    from .views import deliver
+    account = _find(identifier)
+    if not account.has_second_factor:
+        raise click.ClickException("this account has no second factor")
+    current_app.extensions["idp.totp"].disable(account, now=utcnow(), actor=None,
+                                               tag="account:totp:admin_reset")
+    forget_browsers(account, moment=utcnow())
+    current_app.extensions["idp.sessions"].end_all(account, "second_factor_reset", now=utcnow())
+    if account.email:
+        with current_app.test_request_context():
+            deliver(account.email, *mails.second_factor_reset(account))
+    click.echo(f"{account.sub}: second factor removed")

@@ -5,7 +5,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, StringField, TelField
+from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -57,3 +57,22 @@ class ChangePasswordForm(NewPasswordForm):
 
 class LogoutForm(FlaskForm):
     pass
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app, or a recovery code"),
+                       [REQUIRED, too_long(40), printable])
+    remember = BooleanField(_l("Remember this browser for 30 days"))
+
+
+class EnrolTotpForm(FlaskForm):
+    code = StringField(_l("The 6-digit code your app shows now"), [REQUIRED, too_long(20), printable])
+
+
+class DisableTotpForm(FlaskForm):
+    password = PasswordField(_l("Password"), [REQUIRED, too_long(1024), printable])
+    code = StringField(_l("Current code from your authenticator app"), [REQUIRED, too_long(20), printable])
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(_l("Password"), [REQUIRED, too_long(1024), printable])

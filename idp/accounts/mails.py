@@ -16,3 +16,15 @@ def reset_password(account, link: str) -> tuple[str, str]:
     with force_locale(account.locale or "vi"):
         return (_("Reset your MotID password"),
                 render_template("mail/reset_password.txt", account=account, link=link))
+
+
+def recovery_code_used(account, remaining: int) -> tuple[str, str]:
+    with force_locale(account.locale or "vi"):
+        return (_("A recovery code was used on your MotID account"),
+                render_template("mail/recovery_code_used.txt", account=account, remaining=remaining))
+
+
+def second_factor_reset(account) -> tuple[str, str]:
+    with force_locale(account.locale or "vi"):
+        return (_("The second factor of your MotID account was reset"),
+                render_template("mail/second_factor_reset.txt", account=account))

@@ -100,6 +100,9 @@ class Account(db.Model):
     password_changed_at = mapped_column(UTCDateTime, nullable=True)
     unit_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True, index=True)
     position = mapped_column(String(200), nullable=True)
+    totp_secret = mapped_column(Text, nullable=True)  # encrypted under the master key
+    totp_last_step = mapped_column(Integer, nullable=True)  # the last accepted time step: no replay
+    totp_enabled_at = mapped_column(UTCDateTime, nullable=True)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -109,6 +112,15 @@ class Account(db.Model):
     @property
     def display_name(self) -> str:
         return self.business_name or self.full_name
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret is not None
+
+    @property
+    def must_have_second_factor(self) -> bool:
+        """Officers, administrators and anyone holding a role (DESIGN: officers need level 2)."""
+        return self.kind in (AccountKind.OFFICER.value, AccountKind.ADMIN.value) or bool(self.roles)
 
 
 class SsoSession(db.Model):
@@ -152,3 +164,27 @@ class AccountToken(db.Model):
     data = mapped_column(JSON, nullable=False, default=dict)
 
     account = relationship("Account")
+
+
+class RecoveryCode(db.Model):
+    """A single-use second-factor recovery code; only its digest is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    used_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class RememberedBrowser(db.Model):
+    """"Remember this browser for 30 days" after a second factor; the cookie holds the token."""
+
+    __tablename__ = "remembered_browsers"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False)
+    revoked_at = mapped_column(UTCDateTime, nullable=True)
+    user_agent = mapped_column(String(300), nullable=True)

@@ -75,6 +75,16 @@ class SessionService:
         g.set_sso_cookie = token
         return session
 
+    def step_up(self, session: SsoSession, *, amr: list[str], acr: str, now) -> SsoSession:
+        """Raise the assurance of the current session after an extra factor (same session, same sid)."""
+        session.amr = sorted(set(session.amr) | set(amr), key=["pwd", "hwk", "swk", "otp", "mfa"].index)
+        session.acr = acr
+        session.auth_time = now
+        events.record("account:login:step_up", subject=session.account_id, actor=session.account_id,
+                      details={"amr": session.amr, "acr": acr, "sid": session.sid}, now=now)
+        db.session.commit()
+        return session
+
     def logout(self, now) -> SsoSession | None:
         session = self.current(now)
         if session is not None:

@@ -85,8 +85,8 @@ def login():
             return render_template("accounts/login.html", form=form), 200
         if account.kind == AccountKind.CITIZEN.value and account.email and not account.email_verified:
             return render_template("accounts/verify_needed.html", form=EmailForm(email=account.email))
-        sessions().login(account, amr=["pwd"], acr="urn:motid:loa:1", now=now())
-        return redirect(safe_next(request.args.get("next")))
+        from .second_factor import after_password
+        return after_password(account, request.args.get("next"))
     return render_template("accounts/login.html", form=form)
 
 
@@ -184,6 +184,8 @@ def reset_password(token):
         if account is None:
             return render_template("accounts/link_invalid.html", resend=False), 400
         sessions().end_all(account, "password_reset", now=now())
+        from .second_factor import forget_browsers
+        forget_browsers(account, moment=now())
         flash(_("Your password has been changed. Please log in with the new password."))
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form)
@@ -207,6 +209,8 @@ def change_password():
             apply_form_errors(form, exc)
             return render_template("accounts/change_password.html", form=form)
         sessions().end_all(account, "password_change", now=now(), keep=g.sso_session)
+        from .second_factor import forget_browsers
+        forget_browsers(account, moment=now())
         flash(_("Your password has been changed. Your other sessions have been logged out."))
         return redirect(url_for("accounts.home"))
     return render_template("accounts/change_password.html", form=form)

@@ -14,13 +14,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from ..accounts import assurance
 from ..accounts.views import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
@@ -106,6 +107,15 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
             raise LoginRequiredError(redirect_uri=redirect_uri)
         return login_redirect(outer, params)
 
+    wanted_acr = requested_acr(client, params, claims_request, redirect_uri)
+    session = sessions().current(now())
+    if not assurance.satisfies(session.acr, wanted_acr):
+        if "none" in prompts:
+            raise InteractionRequiredError(redirect_uri=redirect_uri)
+        if not session.account.has_second_factor:
+            raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
+        return redirect(url_for("accounts.second_factor", next=resume_url(outer)))
+
     account = current_account()
     allowed = set(client.meta.get("scope", "").split())
     wanted = scopes | (scopes_for_claims(claims_request) & allowed)
@@ -124,6 +134,31 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
     _, _, headers = grant.create_authorization_response(redirect_uri, account)
     issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
     return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
+
+
+class UnmetAuthenticationRequirements(OAuth2Error):
+    """OpenID Connect Core errata: the requested assurance cannot be reached for this person."""
+
+    error = "unmet_authentication_requirements"
+    description = "The requested authentication level cannot be reached."
+
+
+def requested_acr(client, params, claims_request, redirect_uri) -> str | None:
+    """The level the client requires (acr_values, an essential acr claim, or its registered default)."""
+    values = (params.get("acr_values") or "").split()
+    acr_claim = ((claims_request or {}).get("id_token") or {}).get("acr") or {}
+    if acr_claim.get("essential"):
+        values = acr_claim.get("values") or ([acr_claim["value"]] if "value" in acr_claim else values)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidRequestError("claims.id_token.acr values must be strings.", redirect_uri=redirect_uri)
+    if not values:
+        values = client.meta.get("default_acr_values") or []
+    if not values:
+        return None
+    wanted = assurance.strongest_supported(values)
+    if wanted is None:
+        raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
+    return wanted
 
 
 def needs_login(client, params, prompts, redirect_uri) -> bool:
@@ -181,11 +216,15 @@ def resumed_after(params):
     return value
 
 
-def login_redirect(outer: dict, params: dict):
-    started = int(now().timestamp())
+def resume_url(outer: dict) -> str:
+    """This authorization request as a URL to come back to, marked with when it started."""
     resume = {k: v for k, v in outer.items() if k not in (RESUME, DECISION, "csrf_token")}
-    resume[RESUME] = _serializer().dumps(started)
-    target = url_for("oidc.authorize") + "?" + urlencode(resume)
+    resume[RESUME] = request.values.get(RESUME) or _serializer().dumps(int(now().timestamp()))
+    return url_for("oidc.authorize") + "?" + urlencode(resume)
+
+
+def login_redirect(outer: dict, params: dict):
+    target = resume_url(outer)
     login_args = {"next": target}
     for name in ("login_hint", "ui_locales"):
         if params.get(name):

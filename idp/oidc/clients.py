@@ -112,7 +112,7 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     for field in URI_FIELDS:
         value = out.get(field)
         if value is not None and (not isinstance(value, str) or not _is_https_or_loopback(value)):
-            raise InvalidClientMetadata(f"{field} must be an https URL")
+            raise InvalidClientMetadata(f"{field} must be an https URL (http only on loopback)")
     for field in ("id_token_signed_response_alg", "userinfo_signed_response_alg"):
         value = out.get(field)
         if value is not None and value not in ALGORITHMS:

@@ -40,8 +40,15 @@ def claim(row_id: int, moment) -> bool:
     return claimed == 1
 
 
-def send(row: LogoutDelivery) -> str | None:
-    """POST the logout token; None on success, else a short reason."""
+def send(row: LogoutDelivery, moment) -> str | None:
+    """POST a freshly signed logout token (a retry must not carry an expired one); None on success."""
+    from flask import current_app
+
+    from .logout import logout_token
+    client = current_app.extensions["idp.clients"].get(row.client_id)
+    if client is None:
+        return "client deleted"
+    row.logout_token = logout_token(client, row.sid, row.sub, moment)
     try:
         response = requests.post(row.uri, data={"logout_token": row.logout_token}, timeout=TIMEOUT_SECONDS,
                                  allow_redirects=False, headers={"Cache-Control": "no-cache"})
@@ -62,7 +69,7 @@ def deliver_due(moment, *, limit: int = 50) -> int:
         if not claim(row_id, moment):
             continue
         row = db.session.get(LogoutDelivery, row_id)
-        error = send(row)
+        error = send(row, moment)
         attempted += 1
         row.attempts += 1
         if error is None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
+from ..accounts.assurance import SUPPORTED as ACR_VALUES
 from ..keys import ALGORITHMS
 from .claims import CLAIMS_SUPPORTED
 from .clients import AUTH_METHODS, GRANT_TYPES, SCOPES
-
-ACR_VALUES = ["urn:motid:loa:1"]
 
 
 def metadata() -> dict:
@@ -52,7 +51,7 @@ def metadata() -> dict:
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
-        "acr_values_supported": ACR_VALUES,
+        "acr_values_supported": list(ACR_VALUES),
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "ui_locales_supported": ["vi", "en"],

@@ -108,5 +108,5 @@ def logged_out_page(frames, target=None):
     response = current_app.make_response(render_template("accounts/logged_out.html", frames=frames, target=target))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-        f"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src {frame_sources(frames)}")
+        f"base-uri 'none'; frame-ancestors 'none'; frame-src {frame_sources(frames)}")
     return response

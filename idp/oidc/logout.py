@@ -58,9 +58,8 @@ def on_session_ended(app, ended) -> None:
         for client in clients_of(sid):
             uri = client.meta.get("backchannel_logout_uri")
             if uri and account is not None:
-                db.session.add(LogoutDelivery(client_id=client.client_id, uri=uri, sid=sid, created_at=moment,
-                                              next_attempt_at=moment,
-                                              logout_token=logout_token(client, sid, account.sub, moment)))
+                db.session.add(LogoutDelivery(client_id=client.client_id, uri=uri, sid=sid, sub=account.sub,
+                                              created_at=moment, next_attempt_at=moment))
         end_online_grants(sid, moment)
     try:
         db.session.commit()

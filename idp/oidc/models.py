@@ -194,7 +194,8 @@ class LogoutDelivery(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     uri: Mapped[str] = mapped_column(Text, nullable=False)
-    logout_token: Mapped[str] = mapped_column(Text, nullable=False)
+    logout_token = mapped_column(Text, nullable=True)  # the last one sent: each attempt signs afresh
+    sub: Mapped[str] = mapped_column(String(64), nullable=False)
     sid = mapped_column(String(64), nullable=True)
     created_at = mapped_column(UTCDateTime, nullable=False)
     next_attempt_at = mapped_column(UTCDateTime, nullable=False, index=True)

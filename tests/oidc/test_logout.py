@@ -94,8 +94,9 @@ def test_rp_initiated_logout_with_hint_redirects_with_state(app, client, person,
     assert response.status_code == 302 and response.headers["Location"] == "https://rp.example.vn/bye?state=xyz"
     assert client.get("/account").status_code == 302
     with app.app_context():
-        [row] = db.session.query(LogoutDelivery).all()
-        token = row.logout_token
+        assert db.session.query(LogoutDelivery).count() == 1
+        delivery.deliver_due(app.config["CLOCK"]())
+    [token] = Receiver.received
     claims = decode(app, token).claims
     assert claims["aud"] == portal and claims["sid"] and claims["events"] == {LOGOUT_EVENT: {}}
     assert "nonce" not in claims and claims["jti"] and claims["exp"] > claims["iat"]
@@ -182,6 +183,9 @@ def test_failing_client_is_retried_with_backoff_then_given_up(app, client, perso
         assert row.failed_at is not None
         assert delivery.deliver_due(clock()) == 0
     assert len(Receiver.received) == delivery.MAX_ATTEMPTS
+    # Every retry carries a freshly signed token, never an expired one.
+    issued = [decode(app, token).claims["iat"] for token in Receiver.received]
+    assert issued == sorted(set(issued))
 
 
 def test_slow_or_unreachable_client_does_not_block(app, client, person, receiver, monkeypatch):
