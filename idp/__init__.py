@@ -118,3 +118,6 @@ def _register_blueprints(app) -> None:
     from .oidc import logout, registration
     registration.init_app(app)
     logout.init_app(app)
+    # -- further areas register here, one line each --
+    # (certificates)
+    # (admin)

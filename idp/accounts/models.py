@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
@@ -103,6 +103,7 @@ class Account(db.Model):
     totp_secret = mapped_column(Text, nullable=True)  # encrypted under the master key
     totp_last_step = mapped_column(Integer, nullable=True)  # the last accepted time step: no replay
     totp_enabled_at = mapped_column(UTCDateTime, nullable=True)
+    passkey_login: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())  # alone suffices
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -113,9 +114,11 @@ class Account(db.Model):
     def display_name(self) -> str:
         return self.business_name or self.full_name
 
+    passkeys = relationship("Passkey", cascade="all, delete-orphan", lazy="selectin")
+
     @property
     def has_second_factor(self) -> bool:
-        return self.totp_secret is not None
+        return self.totp_secret is not None or bool(self.passkeys)
 
     @property
     def must_have_second_factor(self) -> bool:
@@ -188,3 +191,19 @@ class RememberedBrowser(db.Model):
     expires_at = mapped_column(UTCDateTime, nullable=False)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
     user_agent = mapped_column(String(300), nullable=True)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential: a second factor, or on its own a phishing-resistant login."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), nullable=False, unique=True)  # base64url
+    public_key = mapped_column(Text, nullable=False)  # base64url COSE key
+    sign_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    transports = mapped_column(JSON, nullable=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    last_used_at = mapped_column(UTCDateTime, nullable=True)
