@@ -101,7 +101,7 @@ def _init_services(app, values) -> None:
 
 
 def _register_blueprints(app) -> None:
-    from .accounts import second_factor  # noqa: F401  (adds its routes to the accounts blueprint)
+    from .accounts import passkey_views, second_factor  # noqa: F401  (they add routes to the accounts blueprint)
     from .accounts.views import bp as accounts_bp
     from .health import bp as health_bp
     from .oidc.views import bp as oidc_bp

@@ -118,20 +118,24 @@ def second_factor():
     if not account.has_second_factor:
         return redirect(url_for("accounts.enrol_totp", next=request.args.get("next")))
     form = SecondFactorForm()
+    if account.totp_secret is None:
+        del form.code  # passkeys only: the page offers the passkey button
     if form.validate_on_submit():
         amr = check_code(account, form.code.data)
         if amr is None:
             events.record("account:totp:failure", subject=account, actor=account, now=now())
             db.session.commit()
             form.code.errors = [_("This code is not correct, or it was already used.")]
-            return render_template("accounts/second_factor.html", form=form, step_up=step_up)
+            return render_template("accounts/second_factor.html", form=form, step_up=step_up,
+                                   has_passkey=bool(account.passkeys))
         if form.remember.data:
             remember_browser(account)
         if step_up:
             sessions().step_up(live, amr=amr, acr=assurance.LOA2, now=now())
             return redirect(safe_next(request.args.get("next")))
         return finish_login(account, amr, (session.get(PENDING) or {}).get("next"))
-    return render_template("accounts/second_factor.html", form=form, step_up=step_up)
+    return render_template("accounts/second_factor.html", form=form, step_up=step_up,
+                           has_passkey=bool(account.passkeys))
 
 
 def check_code(account: Account, value: str) -> list[str] | None:
