@@ -48,6 +48,7 @@ SETTINGS = [
     Setting("IDP_LOGIN_LIMIT_PER_IP", "30/minute;300/hour", "Login attempts allowed from one IP address."),
     Setting("IDP_LOGIN_LIMIT_PER_ACCOUNT", "10/minute;60/hour",
             "Login attempts allowed against one login identifier, whatever the source address."),
+    Setting("IDP_SECOND_FACTOR_LIMIT", "5/minute;30/hour", "Second-factor code attempts allowed per account.",),
     Setting("IDP_LOCKOUT_THRESHOLD", 5, "Consecutive password failures that lock an account temporarily.", int),
     Setting("IDP_LOCKOUT_SECONDS", 15 * 60, "How long a temporary lockout lasts.", int),
     Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations (OWASP minimum 2 at 19 MiB).", int),
@@ -65,6 +66,28 @@ SETTINGS = [
     Setting("IDP_KEY_CACHE_SECONDS", 60, "How long a process keeps the signing keys in memory.", int),
     Setting("IDP_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).", int),
+    # -- digital-signature certificates (idp/accounts/certificates.py) --
+    Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
+            "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "
+            "accept it anyway. Off: such a certificate is refused (fail closed).", bool),
+    Setting("IDP_CERT_FETCH_TIMEOUT_SECONDS", 5, "Timeout for fetching a CRL or asking an OCSP responder.", int),
+    Setting("IDP_CERT_URL_REWRITES", "",
+            "Comma-separated from=to URL prefixes applied to OCSP and CRL addresses found in certificates, e.g. "
+            "http://ocsp.ca.ptc=http://ocsp.ca.gov.vn for an internal AIA address."),
+    Setting("IDP_CERT_CHALLENGE_SECONDS", 300, "Lifetime of a challenge to sign (binding or login).", int),
+    Setting("IDP_CERT_EXPIRY_WARNING_DAYS", 30, "Email the holder this many days before a bound certificate "
+            "expires (`idp certs warn-expiring`, run daily).", int),
+    Setting("IDP_CERT_HARDWARE_POLICIES", "",
+            "Comma-separated certificate-policy OIDs meaning the key lives in a hardware token: logins with such "
+            "a certificate get amr hwk, others swk."),
+    Setting("IDP_CERT_IDENTITY_PARSER", "idp.accounts.cert_identity:parse_subject",
+            "module:function that reads identity numbers from a certificate subject (replaceable for new "
+            "certificate profiles)."),
+    Setting("IDP_CERT_PROXY_ADDRESSES", "",
+            "Comma-separated addresses or networks of the TLS-terminating proxies whose client-certificate header "
+            "is believed. Empty: TLS client-certificate login is off."),
+    Setting("IDP_CERT_HEADER", "X-SSL-Client-Cert",
+            "The header in which the proxy forwards the client certificate (nginx: $ssl_client_escaped_cert)."),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -128,3 +151,11 @@ def validate(config) -> None:
         raise ConfigError("IDP_ARGON2_* parameters are below argon2's minimum")
     if config["IDP_SESSION_IDLE_SECONDS"] <= 0 or config["IDP_SESSION_MAX_SECONDS"] <= 0:
         raise ConfigError("IDP_SESSION_IDLE_SECONDS and IDP_SESSION_MAX_SECONDS must be positive")
+    for network in (config["IDP_CERT_PROXY_ADDRESSES"] or "").split(","):
+        try:
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"IDP_CERT_PROXY_ADDRESSES: {network.strip()!r} is not an address or network") from None
+    if config["IDP_CERT_CHALLENGE_SECONDS"] <= 0 or config["IDP_CERT_FETCH_TIMEOUT_SECONDS"] <= 0:
+        raise ConfigError("IDP_CERT_CHALLENGE_SECONDS and IDP_CERT_FETCH_TIMEOUT_SECONDS must be positive")

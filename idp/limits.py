@@ -23,6 +23,15 @@ def email_key(prefix: str):
     return lambda: f"{prefix}:" + request.form.get("email", "")[:254].strip().lower()
 
 
+def second_factor_key() -> str:
+    """Counts code attempts against one account (pending login or live session), not one address."""
+    from flask import session
+    note = session.get("pending_login")
+    if isinstance(note, dict) and note.get("account"):
+        return f"2fa:{note['account']}"
+    return "2fa:ip:" + (request.remote_addr or "")
+
+
 def setting(name: str):
     return lambda: current_app.config[name]
 
@@ -33,6 +42,8 @@ LIMITS = {
                        (setting("IDP_LOGIN_LIMIT_PER_ACCOUNT"), login_identifier_key)],
     "accounts.resend_verification": [("20/hour", None), ("5/hour", email_key("verify"))],
     "accounts.forgot_password": [("20/hour", None), ("5/hour", email_key("forgot"))],
+    "accounts.second_factor": [(setting("IDP_SECOND_FACTOR_LIMIT"), second_factor_key)],
+    "accounts.passkey_login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
 }
 
 

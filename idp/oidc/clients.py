@@ -126,7 +126,9 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         raise InvalidClientMetadata(f"scope may contain only {' '.join(SCOPES)}")
     if out.get("client_name") is not None and not isinstance(out["client_name"], str):
         raise InvalidClientMetadata("client_name must be a string")
-    for flag in ("require_auth_time", "backchannel_logout_session_required", "frontchannel_logout_session_required"):
+    for flag in ("require_auth_time", "backchannel_logout_session_required", "frontchannel_logout_session_required",
+                 "tls_client_certificate_bound_access_tokens",
+                 "refresh_token_online"):
         if out.get(flag) is not None and not isinstance(out[flag], bool):
             raise InvalidClientMetadata(f"{flag} must be a boolean")
     for field in ("backchannel_logout_uri", "frontchannel_logout_uri"):

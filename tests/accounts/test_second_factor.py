@@ -286,3 +286,21 @@ def test_essential_acr_claim(app, client, accounts):
 def test_discovery_lists_levels(client):
     assert client.get("/.well-known/openid-configuration").json["acr_values_supported"] == [
         "urn:motid:loa:1", "urn:motid:loa:2"]
+
+
+def test_code_attempts_are_rate_limited_per_account(make_app, accounts, clock, smtp):
+    app = make_app(IDP_SMTP_URL=smtp.url, IDP_SECOND_FACTOR_LIMIT="3/minute")
+    accounts(email="hoa@example.vn")
+    client = app.test_client()
+    login(client, "hoa@example.vn")
+    secret, _ = enrol(client, clock)
+    post_form(client, "/logout", {})
+    clock.advance(seconds=90)
+    statuses = []
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        browser = app.test_client()
+        login(browser, "hoa@example.vn")
+        token = CSRF_RE.search(browser.get("/login/second-factor").get_data(as_text=True)).group(1)
+        statuses.append(browser.post("/login/second-factor", data={"csrf_token": token, "code": "000000"},
+                                     environ_base={"REMOTE_ADDR": address}).status_code)
+    assert statuses == [200, 200, 200, 429]

@@ -244,3 +244,15 @@ def test_id_token_algorithms_per_client(app, client, person):
         client_id, secret = make_client(app, id_token_signed_response_alg=alg)
         code, _ = code_for(app, client, client_id)
         assert decode(app, exchange(client, client_id, secret, code).json["id_token"]).header["alg"] == alg
+
+
+def test_online_refresh_tokens_by_client_policy_end_with_the_session(app, client, person):
+    from tests.conftest import post_form
+    client_id, secret = make_client(app, refresh_token_online=True)
+    code, _ = code_for(app, client, client_id)
+    tokens = exchange(client, client_id, secret, code).json
+    assert "refresh_token" in tokens
+    post_form(client, "/logout", {})
+    response = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                           headers=basic(client_id, secret))
+    assert response.json["error"] == "invalid_grant"

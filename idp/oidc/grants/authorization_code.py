@@ -22,6 +22,7 @@ from ...db import db
 from ...security import digest
 from ..clients import AUTH_METHODS
 from ..logout import record_sign_in
+from ..mtls import binding_for
 from ..models import AccessToken, AuthorizationCode, Grant, RefreshToken
 
 
@@ -102,14 +103,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The account behind this code is not available.")
         moment = now()
         grant = Grant(client_id=client.client_id, account_id=account.id, sid=code.sid, scope=code.scope,
-                      claims=code.claims, auth_time=code.auth_time, acr=code.acr, amr=code.amr, created_at=moment)
+                      claims=code.claims, auth_time=code.auth_time, acr=code.acr, amr=code.amr, created_at=moment,
+                      cnf_x5t=binding_for(client, code.sid))
         db.session.add(grant)
         db.session.flush()
         code.grant_id = grant.id
         issuer = current_app.extensions["idp.tokens"]
         scopes = code.scope.split()
         body = issuer.response(client, grant, now=moment, nonce=code.nonce, id_token="openid" in scopes,
-                               refresh=client.check_grant_type("refresh_token") and "offline_access" in scopes)
+                               refresh=client.check_grant_type("refresh_token") and (
+                                   "offline_access" in scopes or client.meta.get("refresh_token_online") is True))
         db.session.commit()
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
