@@ -37,7 +37,8 @@ def register_commands(app) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-@click.option("--threads", default=1, show_default=True, type=int, help="threads per worker")
+@click.option("--threads", default=4, show_default=True, type=int,
+              help="threads per worker (argon2 and the database release the GIL, so threads keep the cores busy)")
 @click.option("--no-worker", is_flag=True, help="do not start the logout-delivery worker beside the server")
 @pass_script_info
 def serve(info, host, port, workers, threads, no_worker):
