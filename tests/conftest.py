@@ -2,6 +2,7 @@
 ``IDP_TEST_DATABASE_URL`` is set, on that PostgreSQL database."""
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import re
@@ -209,3 +210,30 @@ def smtp():
 @pytest.fixture
 def mail_app(make_app, smtp):
     return make_app(IDP_SMTP_URL=smtp.url)
+
+
+@contextlib.contextmanager
+def live_database(name: str):
+    """Environment for a separately started server: its own PostgreSQL database when the suite runs
+    on PostgreSQL (created now, dropped after), else the server's embedded SQLite default."""
+    if not PG_URL:
+        yield {"IDP_DATABASE_URL": "", "IDP_MASTER_KEY": ""}
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(_pg_url(PG_URL))
+    database = f"motid_{name}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def run(statement):
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(statement)
+
+    run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    run(f'CREATE DATABASE "{database}"')
+    try:
+        yield {"IDP_DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
+               "IDP_MASTER_KEY": Fernet.generate_key().decode()}
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -23,7 +23,7 @@ import pytest
 import requests
 from joserfc import jwk
 
-from tests.conftest import PASSWORD, free_port
+from tests.conftest import PASSWORD, free_port, live_database
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "interop" / "node"
@@ -163,15 +163,21 @@ def _register(env: dict, workdir: Path, name: str) -> RegisteredClient:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A real ``idp serve`` on a free loopback port, on its own SQLite file, with one citizen account
-    and the interop clients, all made through the CLI as an administrator would."""
+def interop_database():
+    with live_database("interop") as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, interop_database):
+    """A real ``idp serve`` on a free loopback port, on its own database (SQLite, or PostgreSQL when the
+    suite runs on it), with one citizen account and the interop clients, all made through the CLI."""
     workdir = tmp_path_factory.mktemp("interop")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {**os.environ, "IDP_ISSUER": issuer, "IDP_KEYS_PATH": str(workdir / "keys"),
-           "IDP_INSTANCE_PATH": str(workdir / "inst"), "IDP_DATABASE_URL": "", "IDP_REDIS_URL": "",
-           "IDP_SMTP_URL": "", "IDP_MASTER_KEY": "", "IDP_DEBUG": "",
+           "IDP_INSTANCE_PATH": str(workdir / "inst"), "IDP_REDIS_URL": "",
+           "IDP_SMTP_URL": "", "IDP_DEBUG": "", **interop_database,
            "IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": "1024",
            "IDP_LOGIN_LIMIT_PER_IP": "1000/minute", "IDP_LOGIN_LIMIT_PER_ACCOUNT": "1000/minute"}
     _idp(env, "db", "upgrade")
