@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
+from .. import events
 from ..db import db, utcnow
 from .messages import MESSAGES
 from .models import Account, AccountKind, AccountStatus
@@ -153,3 +154,15 @@ def reset_second_factor(identifier):
         with current_app.test_request_context():
             deliver(account.email, *mails.second_factor_reset(account))
     click.echo(f"{account.sub}: second factor removed")
+
+
+@accounts_cli.command("end-sessions")
+@click.argument("identifier")
+@with_appcontext
+def end_sessions(identifier):
+    """End every live session of an account (the applications are told, by back-channel logout)."""
+    account = _find(identifier)
+    ended = current_app.extensions["idp.sessions"].end_all(account, "ended_by_administrator", now=utcnow())
+    events.record("account:session:end_all", subject=account, details={"count": ended}, now=utcnow())
+    db.session.commit()
+    click.echo(f"{account.sub}: {ended} session(s) ended")

@@ -304,3 +304,13 @@ def test_discovery_advertises_logout(client):
     assert meta["end_session_endpoint"] == "http://localhost/connect/logout"
     assert meta["backchannel_logout_supported"] and meta["backchannel_logout_session_supported"]
     assert meta["frontchannel_logout_supported"] and meta["frontchannel_logout_session_supported"]
+
+
+def test_administrator_ends_an_accounts_sessions(app, client, person, receiver, runner):
+    portal, _ = logout_client(app, receiver)
+    code_for(app, client, portal)
+    result = runner.invoke(args=["accounts", "end-sessions", "hoa@example.vn"])
+    assert result.exit_code == 0 and "1 session(s) ended" in result.output
+    assert client.get("/account").status_code == 302
+    with app.app_context():
+        assert db.session.query(LogoutDelivery).count() == 1
