@@ -8,6 +8,9 @@ logout in all three standard ways.
 - Back-Channel Logout 1.0: ``POST /backchannel-logout`` verifies the ``logout_token`` (joserfc, provider
   JWKS) and ends the local sessions of that OP session (``sid``) or person (``sub``).
 - Front-Channel Logout 1.0: ``GET /frontchannel-logout?iss=…&sid=…``, loaded by the provider in an iframe.
+- Step-up: ``POST /sensitive`` ("Thao tác nhạy cảm") sends a new authorization request with
+  ``acr_values=urn:motid:loa:2``; the callback checks the ``acr`` it gets back (acr_values is only a request)
+  and the home page shows it. A session at level 1 is asked for the second factor, keeping its ``sid``.
 
 Sessions are SERVER-SIDE (in this process's memory): the cookie holds only a random identifier, so a
 logout received from the provider, without the browser, really ends the session. One process only:
@@ -49,6 +52,8 @@ log = logging.getLogger("rp")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCOPE = "openid profile email phone"
+STRONG_ACR = "urn:motid:loa:2"       # MotID: password and a second factor
+STRONG_ENOUGH = (STRONG_ACR, "urn:motid:loa:3")   # loa:3 (certificate) is stronger still
 HTTP_TIMEOUT = 10
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Logout tokens must be signed with the provider's asymmetric keys; never "none" nor HMAC.
@@ -393,13 +398,31 @@ TEMPLATES = {
 <h1>Xin chào, {{ auth.userinfo.name or auth.claims.name or auth.sub }}</h1>
 <p class="en">Hello — you are logged in with MotID.</p>
 <dl class="facts">
-<dt>Định danh (sub)</dt><dd><code>{{ auth.sub }}</code></dd>
-<dt>Phiên MotID (sid)</dt><dd><code>{{ auth.sid or "—" }}</code></dd>
+<dt>Định danh (sub)</dt><dd><code id="sub">{{ auth.sub }}</code></dd>
+<dt>Phiên MotID (sid)</dt><dd><code id="sid">{{ auth.sid or "—" }}</code></dd>
+<dt>Mức xác thực (acr)</dt><dd><code id="acr">{{ auth.claims.acr or "—" }}</code></dd>
 <dt>Đăng nhập lúc <span class="en">/ logged in at</span></dt><dd>{{ logged_in_at }}</dd>
 </dl>
 <form method="post" action="/logout">
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <button type="submit" class="button">Đăng xuất <span class="en">/ Log out</span></button>
+</form>
+</section>
+<section class="card">
+<h2>Thao tác nhạy cảm <span class="en">/ Sensitive action</span></h2>
+<p>Ví dụ: nộp hồ sơ có chữ ký, xem thông tin thuế. Cần mức xác thực <code>{{ strong_acr }}</code> (mật khẩu và
+mã trên ứng dụng xác thực); MotID chỉ hỏi thêm yếu tố thứ hai nếu phiên hiện tại chưa đạt mức này.
+<span class="en">Needs <code>{{ strong_acr }}</code> (password and an authenticator code); MotID asks only for the
+missing second factor.</span></p>
+{% if sensitive %}
+<p class="done" id="sensitive-result" role="status">Đã thực hiện lúc {{ sensitive.when }} với mức xác thực
+<code>{{ sensitive.acr }}</code> (amr <code>{{ sensitive.amr|join(" ") }}</code>){% if sensitive.same_sid %},
+vẫn trong phiên MotID cũ{% endif %}.
+<span class="en">Done with acr <code>{{ sensitive.acr }}</code>{% if sensitive.same_sid %}, same MotID session{% endif %}.</span></p>
+{% endif %}
+<form method="post" action="/sensitive">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<button type="submit" class="button" id="sensitive-action">Thao tác nhạy cảm <span class="en">/ Sensitive action</span></button>
 </form>
 </section>
 <section class="card">
@@ -453,6 +476,7 @@ TEMPLATES = {
 
 def create_app(settings: Settings) -> Flask:
     app = Flask(__name__, static_folder=os.path.join(HERE, "static"), static_url_path="/static")
+    app.json.ensure_ascii = False  # Vietnamese names as they are, not \u escapes
     app.jinja_loader = DictLoader(TEMPLATES)
     app.secret_key = secrets.token_bytes(32)   # nothing is signed with it: the session lives server-side
     https = settings.url.startswith("https://")
@@ -500,18 +524,38 @@ def create_app(settings: Settings) -> Flask:
     def home():
         auth = session.get("auth")
         logged_in_at = time.strftime("%d/%m/%Y %H:%M:%S", time.localtime(auth["at"])) if auth else None
-        return render("home.html", auth=auth, csrf_token=csrf_token(), logged_in_at=logged_in_at)
+        sensitive = session.get("sensitive") if auth else None
+        if sensitive:
+            sensitive = {**sensitive, "when": time.strftime("%H:%M:%S", time.localtime(sensitive["at"]))}
+        return render("home.html", auth=auth, csrf_token=csrf_token(), logged_in_at=logged_in_at,
+                      sensitive=sensitive, strong_acr=STRONG_ACR)
 
     @app.post("/login")
     def login():
         check_csrf()
+        session.pop("purpose", None)
         return motid.authorize_redirect(settings.url + "/callback", ui_locales="vi")
+
+    @app.post("/sensitive")
+    def sensitive_action():
+        """Step-up: the same authorization request, asking MotID for the second-factor level."""
+        if not session.get("auth"):
+            return redirect("/", 303)
+        check_csrf()
+        session["purpose"] = "sensitive"
+        return motid.authorize_redirect(settings.url + "/callback", ui_locales="vi", acr_values=STRONG_ACR)
 
     @app.get("/callback")
     def callback():
+        sensitive = session.pop("purpose", None) == "sensitive"
         if request.args.get("error"):
-            return message("Đăng nhập không thành công", "Login failed",
-                           f"{request.args.get('error')}: {request.args.get('error_description', '')}", 400)
+            detail = f"{request.args.get('error')}: {request.args.get('error_description', '')}"
+            if sensitive and request.args.get("error") == "unmet_authentication_requirements":
+                # The person has no second factor yet; the session at MotID and here is unchanged.
+                return message("Thao tác này cần xác thực hai yếu tố",
+                               "This action needs a second factor: set up an authenticator app in MotID "
+                               "(Bảo mật / Security) first", detail, 403)
+            return message("Đăng nhập không thành công", "Login failed", detail, 400)
         # RFC 9207: MotID sends iss with every response; a different one means a mix-up attack.
         if request.args.get("iss") != settings.issuer:
             return message("Đăng nhập không thành công", "Login failed", "iss does not match the issuer", 400)
@@ -524,12 +568,22 @@ def create_app(settings: Settings) -> Flask:
             return message("Đăng nhập không thành công", "Login failed", type(exc).__name__, 400)
         if userinfo.get("sub") != claims["sub"]:
             return message("Đăng nhập không thành công", "Login failed", "UserInfo sub differs", 400)
+        previous = session.get("auth") or {}
+        if sensitive and claims.get("acr") not in STRONG_ENOUGH:
+            # acr_values is a request, not a guarantee: the client itself checks what it got.
+            return message("Không đạt mức xác thực yêu cầu", "The required assurance level was not reached",
+                           f"acr: {claims.get('acr')!r}", 403)
         session.clear()
         session.regenerate()
         session["auth"] = {"iss": claims["iss"], "sub": claims["sub"], "sid": claims.get("sid"),
                            "id_token": token["id_token"], "claims": claims, "userinfo": userinfo,
                            "at": time.time()}
-        log.info("login sub=%s sid=%s", claims["sub"], claims.get("sid"))
+        if sensitive:
+            same_sid = bool(previous.get("sid")) and previous.get("sid") == claims.get("sid")
+            session["sensitive"] = {"acr": claims["acr"], "amr": claims.get("amr") or [], "at": time.time(),
+                                    "same_sid": same_sid}
+        log.info("login sub=%s sid=%s acr=%s%s", claims["sub"], claims.get("sid"), claims.get("acr"),
+                 " (sensitive action)" if sensitive else "")
         return redirect("/", 303)
 
     @app.post("/logout")

@@ -28,7 +28,7 @@ if works; then
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-browser: apt-get not found; install Chromium so that $CHROMIUM exists (Debian/Ubuntu: apt-get install chromium)" >&2
+    echo "install-browser: apt-get not found; install Chromium so that $CHROMIUM exists" >&2
     exit 1
 fi
 
@@ -42,9 +42,15 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 
+# Installed but not starting (e.g. a file removed by hand): install it again rather than do nothing.
+REINSTALL=()
+if dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed'; then
+    REINSTALL=(--reinstall)
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${REINSTALL[@]}" \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}"
 
 if ! works; then

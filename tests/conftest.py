@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import email.policy
 import os
 import re
 import shutil
