@@ -38,7 +38,8 @@
                    transports: cred.response.getTransports ? cred.response.getTransports() : []}}});
     }).then(function (result) {
       if (result.ok) { window.location = result.redirect; } else { show(button, result.message); }
-    }).catch(function () { show(button, button.dataset.failed); });
+    }).catch(function (error) { console.warn("passkey:", error && error.name, error && error.message);
+                                show(button, button.dataset.failed); });
   }
   function login(button) {
     post(button.dataset.options).then(function (options) {
@@ -54,7 +55,8 @@
                    userHandle: cred.response.userHandle ? bufferToB64url(cred.response.userHandle) : null}}});
     }).then(function (result) {
       if (result.ok) { window.location = result.redirect; } else { show(button, result.message); }
-    }).catch(function () { show(button, button.dataset.failed); });
+    }).catch(function (error) { console.warn("passkey:", error && error.name, error && error.message);
+                                show(button, button.dataset.failed); });
   }
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.PublicKeyCredential) { return; }
