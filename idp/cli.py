@@ -40,8 +40,10 @@ def register_commands(app) -> None:
 @click.option("--threads", default=4, show_default=True, type=int,
               help="threads per worker (argon2 and the database release the GIL, so threads keep the cores busy)")
 @click.option("--no-worker", is_flag=True, help="do not start the logout-delivery worker beside the server")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="log every request (the reverse proxy usually does this already)")
 @pass_script_info
-def serve(info, host, port, workers, threads, no_worker):
+def serve(info, host, port, workers, threads, no_worker, access_log):
     """Serve the application with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
@@ -61,7 +63,8 @@ def serve(info, host, port, workers, threads, no_worker):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            if access_log:
+                self.cfg.set("accesslog", "-")
             self.cfg.set("graceful_timeout", 10)
 
         def load(self):

@@ -68,6 +68,7 @@ class KeyService:
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._cache: tuple[float, list[tuple[SigningKey, object]]] | None = None
+        self._imported: dict[str, object] = {}
 
     # -- administration -------------------------------------------------------------------
     def ensure(self, now=None) -> list[SigningKey]:
@@ -144,7 +145,13 @@ class KeyService:
             rows = self._rows()
         for row in rows:
             db.session.expunge(row)
-        loaded = [(row, jwk.import_key(json.loads(self.master_key.decrypt(row.private_jwk)))) for row in rows]
+        # Keys are immutable per kid: decrypt and import each only once per process (RSA import is slow).
+        loaded = []
+        for row in rows:
+            key = self._imported.get(row.kid)
+            if key is None:
+                key = self._imported[row.kid] = jwk.import_key(json.loads(self.master_key.decrypt(row.private_jwk)))
+            loaded.append((row, key))
         with self._lock:
             self._cache = (time.monotonic(), loaded)
         return loaded
