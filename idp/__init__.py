@@ -119,5 +119,7 @@ def _register_blueprints(app) -> None:
     registration.init_app(app)
     logout.init_app(app)
     # -- further areas register here, one line each --
-    # (certificates)
-    # (admin)
+    from .accounts.certificates import init_app as init_certificates
+    init_certificates(app)
+    from .admin import init_app as init_admin
+    init_admin(app)

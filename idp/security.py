@@ -95,7 +95,8 @@ def apply_security_headers(response, https: bool):
     )
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: Flask-WTF's CSRF check over https needs the Referer of our own forms.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if https:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

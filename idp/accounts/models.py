@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
@@ -48,8 +48,10 @@ class Unit(db.Model):
     parent_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True, index=True)
     valid_from = mapped_column(Date, nullable=True)
     valid_to = mapped_column(Date, nullable=True)
+    # Merged into (or replaced by) this unit from valid_to on; the old row stays for history.
+    successor_id = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), nullable=True, index=True)
 
-    parent = relationship("Unit", remote_side=[id])
+    parent = relationship("Unit", remote_side=[id], foreign_keys=[parent_id])
 
 
 class Role(db.Model):
@@ -59,6 +61,8 @@ class Role(db.Model):
     code: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # None: a global role; otherwise released only to this application (OIDC client_id).
+    client_id = mapped_column(String(64), nullable=True, index=True)
 
 
 class AccountRole(db.Model):
@@ -77,6 +81,10 @@ class AccountRole(db.Model):
 
 class Account(db.Model):
     __tablename__ = "accounts"
+    __table_args__ = (
+        # Prefix search on the folded name; pattern ops so LIKE 'x%' uses it on PostgreSQL.
+        Index("ix_accounts_name_key", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sub: Mapped[str] = mapped_column(String(64), nullable=False, unique=True, default=new_sub)
@@ -103,18 +111,19 @@ class Account(db.Model):
     totp_secret = mapped_column(Text, nullable=True)  # encrypted under the master key
     totp_last_step = mapped_column(Integer, nullable=True)  # the last accepted time step: no replay
     totp_enabled_at = mapped_column(UTCDateTime, nullable=True)
+    name_key = mapped_column(String(300), nullable=True)  # display name folded for search (idp.admin.search)
     passkey_login: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())  # alone suffices
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     unit = relationship("Unit")
-    roles = relationship("AccountRole", cascade="all, delete-orphan", lazy="selectin")
+    roles = relationship("AccountRole", cascade="all, delete-orphan")  # loaded when used: not on every lookup
 
     @property
     def display_name(self) -> str:
         return self.business_name or self.full_name
 
-    passkeys = relationship("Passkey", cascade="all, delete-orphan", lazy="selectin")
+    passkeys = relationship("Passkey", cascade="all, delete-orphan")
 
     @property
     def has_second_factor(self) -> bool:

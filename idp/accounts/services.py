@@ -102,8 +102,10 @@ class AccountService:
             if value and db.session.query(Account.id).filter(getattr(Account, field) == value).first():
                 raise AccountError(field, f"{field}.taken")
 
-    def create(self, new: NewAccount, *, actor=None, now=None) -> Account:
-        """Validate, then insert one account and its event in one transaction."""
+    def create(self, new: NewAccount, *, actor=None, now=None, commit: bool = True) -> Account:
+        """Validate, then insert one account and its event in one transaction.
+
+        ``commit=False`` leaves the transaction open, so a batch (CSV import) commits all or nothing."""
         now = now or utcnow()
         fields = self._normalized(new)
         self._check_unique(fields)
@@ -123,7 +125,8 @@ class AccountService:
             raise AccountError("email", "account.duplicate") from None
         events.record("account:account:create", subject=account, actor=actor,
                       details={"kind": account.kind}, now=now)
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return account
 
     def _check_policy(self, password: str, fields: dict) -> None:

@@ -22,6 +22,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..accounts import assurance
+from ..accounts.certificates import has_certificate
 from ..accounts.views import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
@@ -112,6 +113,10 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
     if not assurance.satisfies(session.acr, wanted_acr):
         if "none" in prompts:
             raise InteractionRequiredError(redirect_uri=redirect_uri)
+        if wanted_acr == assurance.LOA3:  # only a bound digital-signature certificate reaches it
+            if not has_certificate(session.account_id):
+                raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
+            return redirect(url_for("certificates.login", next=resume_url(outer)))
         if not session.account.has_second_factor:
             raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
         return redirect(url_for("accounts.second_factor", next=resume_url(outer)))

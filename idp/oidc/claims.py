@@ -62,8 +62,10 @@ def _split_name(full_name: str) -> tuple[str, str, str]:
     return parts[0], " ".join(parts[1:-1]), parts[-1]
 
 
-def account_claims(account) -> dict:
-    """Every claim MotID can state about an account (filtered by scope before release)."""
+def account_claims(account, client_id: str | None = None, *, officer: bool = True) -> dict:
+    """Every claim MotID can state about an account (filtered by scope before release).
+
+    ``roles``: the global roles, and the roles defined for ``client_id`` (no other application's)."""
     family, middle, given = _split_name(account.full_name)
     claims = {
         "name": account.full_name, "family_name": family, "given_name": given, "middle_name": middle or None,
@@ -78,18 +80,21 @@ def account_claims(account) -> dict:
         "tax_code": account.tax_code, "business_name": account.business_name,
         "position": account.position,
     }
+    if not officer:  # unit and roles cost two more queries: only when the officer claims are released
+        return claims
     if account.unit is not None:
         claims["unit"] = {"code": account.unit.code, "code_list": account.unit.code_list, "name": account.unit.name}
-    if account.roles:
-        claims["roles"] = sorted(grant.role.code for grant in account.roles)
+    roles = sorted(grant.role.code for grant in account.roles if grant.role.client_id in (None, client_id))
+    if roles:
+        claims["roles"] = roles
     return claims
 
 
-def release(account, scopes: set[str], requested: dict | None = None) -> dict:
+def release(account, scopes: set[str], requested: dict | None = None, client_id: str | None = None) -> dict:
     """Claims for ``scopes`` plus individually ``requested`` claims whose scope was granted."""
-    available = account_claims(account)
     names = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
     names |= {name for name in (requested or {}) if CLAIM_SCOPE.get(name) in scopes}
+    available = account_claims(account, client_id, officer=bool(names & {"unit", "roles"}))
     out = {"sub": account.sub}
     for name in sorted(names):
         value = available.get(name)

@@ -16,8 +16,13 @@ from .models import Client
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
-RESTRICTED_SCOPES = ("citizen_id", "business", "officer")  # an administrator must allow them per client
+ADMIN_SCOPES = ("admin:accounts", "admin:clients", "admin:audit")  # the administration API (idp/admin)
+# An administrator must allow these per client (admin:* only the province administrator).
+RESTRICTED_SCOPES = ("citizen_id", "business", "officer") + ADMIN_SCOPES
 SCOPES = STANDARD_SCOPES + RESTRICTED_SCOPES
+# Set only by an administrator (idp/admin); a client's own RFC 7592 update keeps them.
+ADMIN_SETTINGS = ("default_acr_values", "access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime",
+                  "introspection_allowed")
 URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri", "jwks_uri", "initiate_login_uri",
               "backchannel_logout_uri", "frontchannel_logout_uri")
 

@@ -19,6 +19,9 @@ SCOPE_TEXT = {
     "citizen_id": _l("Your 12-digit personal identification number"),
     "business": _l("Your business's tax code and name"),
     "officer": _l("Your unit, position and roles as an officer"),
+    "admin:accounts": _l("Administer accounts, units and roles on your behalf"),
+    "admin:clients": _l("Administer applications on your behalf"),
+    "admin:audit": _l("Read the audit log on your behalf"),
 }
 
 

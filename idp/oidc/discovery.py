@@ -52,6 +52,7 @@ def metadata() -> dict:
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
         "acr_values_supported": list(ACR_VALUES),
+        "tls_client_certificate_bound_access_tokens": True,
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "ui_locales_supported": ["vi", "en"],

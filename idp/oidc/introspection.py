@@ -70,11 +70,13 @@ class Introspection(IntrospectionEndpoint):
                 "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
                 "exp": epoch(record.expires_at), "iat": epoch(record.issued_at),
                 "iss": current_app.config["IDP_ISSUER"],
-                "sub": grant.account.sub if grant.account else grant.client_id}
+                "sub": token.claims.get("sub") or (grant.account.sub if grant.account_id else grant.client_id)}
         if token.kind == "access_token":
             body.update(jti=record.jti, aud=token.claims.get("aud"))
         if grant.auth_time is not None:
             body.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:
             body["sid"] = grant.sid
+        if token.kind == "access_token" and grant.cnf_x5t:
+            body["cnf"] = {"x5t#S256": grant.cnf_x5t}  # RFC 8705 §3.2
         return body

@@ -110,6 +110,7 @@ class Grant(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
     revoke_reason = mapped_column(String(40), nullable=True)
+    cnf_x5t = mapped_column(String(43), nullable=True)  # RFC 8705 x5t#S256 its access tokens are bound to
 
     account = relationship("Account")
 

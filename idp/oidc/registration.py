@@ -26,7 +26,7 @@ from .. import events
 from ..clock import now
 from ..db import db
 from ..security import constant_time_equals, digest, new_token
-from .clients import RESTRICTED_SCOPES, InvalidClientMetadata, validate_metadata
+from .clients import ADMIN_SETTINGS, RESTRICTED_SCOPES, InvalidClientMetadata, validate_metadata
 from .models import Client, InitialAccessToken
 
 bp = Blueprint("registration", __name__)
@@ -66,6 +66,7 @@ ACCEPTED = {
     "request_object_signing_alg": ("str", 20),
     "default_max_age": ("int", 10 ** 9),
     "require_auth_time": ("bool", None),
+    "tls_client_certificate_bound_access_tokens": ("bool", None),  # RFC 8705 §3.4
 }
 # Known to OIDC Registration but not implemented: refusing is safer than silently not encrypting.
 UNSUPPORTED = (
@@ -349,6 +350,7 @@ def _update(client: Client, token: str) -> Response:
             raise InvalidClientMetadata("client_secret does not match the current secret")
     meta = _clean(body)
     _check_scope(meta, set(client.meta.get("scope", "").split()) & set(RESTRICTED_SCOPES))
+    meta.update({key: client.meta[key] for key in ADMIN_SETTINGS if key in client.meta})
     meta.setdefault("id_token_signed_response_alg", DYNAMIC_DEFAULT_ALG)
     meta = validate_metadata(meta, default_alg=DYNAMIC_DEFAULT_ALG)
     method = meta["token_endpoint_auth_method"]

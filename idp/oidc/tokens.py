@@ -35,9 +35,19 @@ class TokenIssuer:
         self.id_ttl = timedelta(seconds=config["IDP_ID_TOKEN_SECONDS"])
         self.refresh_ttl = timedelta(seconds=config["IDP_REFRESH_TOKEN_SECONDS"])
 
-    def access_token(self, grant: Grant, now, scope: str | None = None) -> tuple[str, int]:
+    @staticmethod
+    def _lifetime(client, name: str, default: timedelta) -> timedelta:
+        """A client's own, shorter lifetime (``meta[name]`` seconds, set by an administrator), else ``default``.
+        Never longer: retired signing keys stay published only as long as the server-wide lifetimes."""
+        value = (getattr(client, "meta", None) or {}).get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value:
+            return min(timedelta(seconds=value), default)
+        return default
+
+    def access_token(self, grant: Grant, now, scope: str | None = None, ttl: timedelta | None = None) -> tuple[str, int]:
         jti = new_token(16)
-        expires = now + self.access_ttl
+        ttl = ttl or self.access_ttl
+        expires = now + ttl
         scope = scope or grant.scope
         claims = {"iss": self.issuer, "sub": grant.account.sub if grant.account else grant.client_id,
                   "aud": self.issuer, "client_id": grant.client_id, "scope": scope, "jti": jti,
@@ -46,23 +56,26 @@ class TokenIssuer:
             claims.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:
             claims["sid"] = grant.sid
+        if grant.cnf_x5t:
+            claims["cnf"] = {"x5t#S256": grant.cnf_x5t}  # RFC 8705 §3.1
         db.session.add(AccessToken(jti=jti, grant_id=grant.id, issued_at=now, expires_at=expires,
                                    scope=None if scope == grant.scope else scope))
-        return self.keys.sign(claims, alg=DEFAULT_ALG, now=now, typ="at+jwt"), int(self.access_ttl.total_seconds())
+        return self.keys.sign(claims, alg=DEFAULT_ALG, now=now, typ="at+jwt"), int(ttl.total_seconds())
 
-    def refresh_token(self, grant: Grant, now) -> str:
+    def refresh_token(self, grant: Grant, now, ttl: timedelta | None = None) -> str:
         token = new_token(32)
         db.session.add(RefreshToken(digest=digest(token), grant_id=grant.id, issued_at=now,
-                                    expires_at=now + self.refresh_ttl))
+                                    expires_at=now + (ttl or self.refresh_ttl)))
         return token
 
     def id_token(self, client, grant: Grant, *, nonce, access_token: str | None, now) -> str:
         alg = client.meta.get("id_token_signed_response_alg") or DEFAULT_ALG
         requested = (grant.claims or {}).get("id_token") or {}
         granted = scopes_for_claims({"id_token": requested}) & set(client.meta.get("scope", "").split())
-        claims = release(grant.account, granted, requested) if requested else {"sub": grant.account.sub}
+        claims = release(grant.account, granted, requested, client_id=client.client_id) if requested \
+            else {"sub": grant.account.sub}
         claims.update({"iss": self.issuer, "aud": client.client_id, "azp": client.client_id,
-                       "iat": epoch(now), "exp": epoch(now + self.id_ttl),
+                       "iat": epoch(now), "exp": epoch(now + self._lifetime(client, "id_token_lifetime", self.id_ttl)),
                        "auth_time": epoch(grant.auth_time), "acr": grant.acr, "amr": grant.amr})
         if grant.sid:
             claims["sid"] = grant.sid
@@ -75,11 +88,13 @@ class TokenIssuer:
     def response(self, client, grant: Grant, *, now, refresh: bool, nonce=None, id_token=False,
                  scope: str | None = None) -> dict:
         """The token endpoint's JSON body; the caller commits."""
-        access, expires_in = self.access_token(grant, now, scope)
+        access, expires_in = self.access_token(grant, now, scope,
+                                               self._lifetime(client, "access_token_lifetime", self.access_ttl))
         body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                 "scope": scope or grant.scope}
         if refresh:
-            body["refresh_token"] = self.refresh_token(grant, now)
+            body["refresh_token"] = self.refresh_token(
+                grant, now, self._lifetime(client, "refresh_token_lifetime", self.refresh_ttl))
         if id_token:
             body["id_token"] = self.id_token(client, grant, nonce=nonce, access_token=access, now=now)
         return body

@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from ..clock import now
 from .claims import release, scopes_for_claims
 from .lookup import live_access_token
+from .mtls import holder_matches
 from .tokens import epoch
 
 
@@ -50,6 +51,9 @@ def userinfo():
         return bearer_error(401, "invalid_token", "The access token is invalid, expired or revoked.")
     _, record = found
     grant = record.grant
+    if not holder_matches(grant.cnf_x5t):
+        return bearer_error(401, "invalid_token", "The access token is bound to a client certificate that "
+                                                  "was not presented (RFC 8705).")
     scopes = set((record.scope or grant.scope).split())
     if grant.account is None or "openid" not in scopes:
         return bearer_error(403, "insufficient_scope", "The access token was not issued for openid.")
@@ -58,7 +62,8 @@ def userinfo():
         return bearer_error(401, "invalid_token", "The client of this token no longer exists.")
     requested = (grant.claims or {}).get("userinfo") or {}
     allowed = set(client.meta.get("scope", "").split())
-    claims = release(grant.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested)
+    claims = release(grant.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested,
+                     client_id=client.client_id)
     alg = client.meta.get("userinfo_signed_response_alg")
     if alg:
         claims.update(iss=app.config["IDP_ISSUER"], aud=client.client_id, iat=epoch(moment))

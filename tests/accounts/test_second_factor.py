@@ -285,7 +285,7 @@ def test_essential_acr_claim(app, client, accounts):
 
 def test_discovery_lists_levels(client):
     assert client.get("/.well-known/openid-configuration").json["acr_values_supported"] == [
-        "urn:motid:loa:1", "urn:motid:loa:2"]
+        "urn:motid:loa:1", "urn:motid:loa:2", "urn:motid:loa:3"]
 
 
 def test_code_attempts_are_rate_limited_per_account(make_app, accounts, clock, smtp):

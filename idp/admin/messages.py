@@ -1,0 +1,50 @@
+"""User-facing text for the administration's message ids (English source; catalogues translate)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from ..accounts.messages import MESSAGES as ACCOUNT_MESSAGES
+
+MESSAGES = {
+    "field.required": _l("This field is required."),
+    "field.invalid": _l("This value is not valid."),
+    "field.invalid_date": _l("Write the date as YYYY-MM-DD."),
+    "field.read_only": _l("This field cannot be changed here."),
+    "locale.invalid": _l("The language must be vi or en."),
+    "unit.kind_invalid": _l("The kind must be province, agency or commune."),
+    "unit.parent_invalid": _l("The parent unit does not exist or has ended."),
+    "unit.cycle": _l("A unit cannot be placed under itself or its own units."),
+    "unit.code_taken": _l("A unit with this code already exists in this code list."),
+    "unit.target_invalid": _l("The unit to merge into does not exist or has ended."),
+    "unit.sources_invalid": _l("Choose existing, current units to merge."),
+    "unit.unknown": _l("There is no current unit with this code."),
+    "unit.ambiguous": _l("Several current units have this code; add the code list."),
+    "unit.out_of_scope": _l("This unit is outside your area."),
+    "unit.closed": _l("This unit no longer exists; choose its successor."),
+    "unit.future_merge": _l("Enter a merge on or after the day it takes effect: people and roles move at once."),
+    "role.unknown": _l("There is no role with this code."),
+    "role.admin_not_importable": _l("Administrator roles are not given by import."),
+    "row.duplicate": _l("The same value appears in an earlier row of this file."),
+    "row.fields": _l("This row does not have the same number of fields as the header."),
+    "row.characters": _l("This row contains characters that are not allowed."),
+    "csv.encoding": _l("The file is not UTF-8 text. Save it as \"CSV UTF-8\" and try again."),
+    "csv.empty": _l("The file has no header row."),
+    "csv.no_rows": _l("The file has a header but no rows."),
+    "csv.too_large": _l("The file is too large."),
+    "csv.too_many_rows": _l("The file has too many rows."),
+    "csv.missing_columns": _l("Required columns are missing."),
+    "csv.unknown_columns": _l("The file has columns this import does not know."),
+    "csv.duplicate_columns": _l("A column appears twice in the header."),
+    "csv.malformed": _l("The file is not valid CSV."),
+    "client.lifetime": _l("A lifetime must be a whole number of seconds, no longer than the server's setting."),
+    "client.acr": _l("Unknown assurance level."),
+}
+
+
+def message(code: str):
+    return MESSAGES.get(code) or ACCOUNT_MESSAGES.get(code) or code
+MESSAGES.update({
+    "role.reserved": _l("Codes starting with idp. are reserved for MotID's own roles."),
+    "role.code_taken": _l("A role with this code already exists."),
+    "role.client_unknown": _l("There is no application with this client_id."),
+})

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install nginx, the TLS-terminating reverse proxy that tests/integration puts in front of
+# `idp serve` (client certificates: ssl_verify_client optional_no_ca), from Debian's archive.
+# Idempotent: does nothing when an nginx binary is already there. The package's own service is
+# not needed: the tests start nginx themselves with a private configuration, as an ordinary process.
+#
+# Needs root (or sudo without a password). The tests run this script themselves when nginx is missing.
+set -euo pipefail
+script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+PACKAGES=(nginx)
+
+if [ -z "${MOTID_NGINX_INSTALL_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+    export MOTID_NGINX_INSTALL_LOCKED=1
+    exec flock -w 900 "${TMPDIR:-/tmp}/motid-install-apt.lock" bash "$script" "$@"
+fi
+
+find_nginx() {
+    command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true
+}
+
+if [ -n "$(find_nginx)" ]; then
+    echo "install-nginx: $("$(find_nginx)" -v 2>&1 | head -n1) is already installed"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-nginx: apt-get not found; install nginx (Debian/Ubuntu: apt-get install nginx)" >&2
+    exit 1
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO=(sudo -n)
+    else
+        echo "install-nginx: root is needed to install ${PACKAGES[*]} with apt-get (run: sudo $script)" >&2
+        exit 1
+    fi
+fi
+
+# Keep the package from starting its own service on port 80 (policy-rc.d: 101 = action forbidden).
+policy=/usr/sbin/policy-rc.d
+created_policy=
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 755 "$policy"
+    created_policy=1
+fi
+trap '[ -n "$created_policy" ] && "${SUDO[@]}" rm -f "$policy"' EXIT
+
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}"
+
+if [ -z "$(find_nginx)" ]; then
+    echo "install-nginx: nginx was installed but no nginx binary was found" >&2
+    exit 1
+fi
+echo "install-nginx: $("$(find_nginx)" -v 2>&1 | head -n1) installed"

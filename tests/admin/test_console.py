@@ -1,0 +1,151 @@
+"""Console pages not covered elsewhere: units, applications, roles; and the administration CLI."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from idp.accounts.models import Account, AccountRole, Unit
+from idp.admin.models import UnitChange
+from idp.db import db
+from idp.oidc.models import Client
+from tests.conftest import CSRF_RE, login
+from tests.oidc.helpers import auth_params, authorize, callback, make_client
+
+API = "/admin/api/v1"
+
+
+def csrf(b, page):
+    return CSRF_RE.search(b.get(page).get_data(as_text=True)).group(1)
+
+
+def test_console_unit_create_edit_and_move(app, world, browser):
+    b = browser("province")
+    token = csrf(b, "/admin/units")
+    bad = b.post("/admin/units", data={"csrf_token": token, "code": "31234", "code_list": "QĐ19/2025",
+                                       "name": "Trùng", "kind": "commune", "parent_id": 0})
+    assert bad.status_code == 422
+    created = b.post("/admin/units", data={"csrf_token": token, "code": "31250", "code_list": "QĐ19/2025",
+                                           "name": "Xã Mới", "kind": "commune", "parent_id": world.units["96"],
+                                           "valid_from": "2025-07-01"})
+    assert created.status_code == 302
+    page = created.headers["Location"]
+    renamed = b.post(page, data={"csrf_token": csrf(b, page), "code": "31250", "code_list": "QĐ19/2025",
+                                 "name": "Xã Mới Đổi Tên", "kind": "commune"})
+    assert renamed.status_code == 302
+    moved = b.post(page + "/move", data={"csrf_token": csrf(b, page), "parent_id": world.units["31240"]})
+    assert moved.status_code == 302
+    cycle = b.post(f"/admin/units/{world.units['31234']}/move",
+                   data={"csrf_token": csrf(b, page), "parent_id": world.units["31234.VP"]})
+    assert cycle.status_code == 302  # refused: flashed on the unit page
+    with app.app_context():
+        unit = db.session.scalar(select(Unit).where(Unit.code == "31250"))
+        assert (unit.name, unit.parent_id) == ("Xã Mới Đổi Tên", world.units["31240"])
+        assert [c.action for c in db.session.scalars(select(UnitChange).where(UnitChange.unit_id == unit.id)
+                                                     .order_by(UnitChange.id))] == ["create", "update", "move"]
+        assert db.session.get(Unit, world.units["31234"]).parent_id == world.units["96"]
+    history = b.get(page).get_data(as_text=True)
+    assert "move" in history and "Xã Mới Đổi Tên" in history
+    assert "Xã An Phú" in b.get("/admin/units?closed=1").get_data(as_text=True)
+
+
+def test_console_units_import(app, world, browser):
+    import io
+    b = browser("province")
+    data = {"csrf_token": csrf(b, "/admin/units"),
+            "file": (io.BytesIO(b"code,code_list,name,kind\nX9,L,Xa,commune\n"), "u.csv")}
+    response = b.post("/admin/units/import", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200 and "X9" not in response.get_data(as_text=True)[:0]
+    with app.app_context():
+        assert db.session.scalar(select(Unit).where(Unit.code == "X9"))
+
+
+def test_console_application_edit_rotate_and_consents(app, world, browser):
+    client_id, secret = make_client(app)
+    citizen = app.test_client()
+    login(citizen, world.people["citizen"]["login"])
+    callback(authorize(citizen, auth_params(client_id)))
+    b = browser("province")
+    page = f"/admin/clients/{client_id}"
+    html = b.get(page).get_data(as_text=True)
+    assert world.people["citizen"]["sub"] in html and "Người citizen" in html
+    etag = re.search(r'name="etag" type="hidden" value="([^"]+)"', html).group(1)
+    form = {"csrf_token": csrf(b, page), "etag": etag, "client_name": "Cổng mới",
+            "redirect_uris": "https://rp.example.vn/cb", "token_endpoint_auth_method": "client_secret_basic",
+            "grant_authorization_code": "y", "grant_refresh_token": "y", "scope": "openid profile email",
+            "first_party": "y", "default_acr_values": "urn:motid:loa:2", "access_token_lifetime": "300"}
+    assert b.post(page, data=form).status_code == 302
+    with app.app_context():
+        client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+        assert client.first_party and client.meta["default_acr_values"] == ["urn:motid:loa:2"]
+        assert client.meta["access_token_lifetime"] == 300 and client.meta["client_name"] == "Cổng mới"
+    stale = b.post(page, data={**form, "client_name": "Lần hai"})
+    assert stale.status_code == 422 and "changed this application" in stale.get_data(as_text=True) \
+        or "người khác thay đổi" in stale.get_data(as_text=True)
+    invalid = b.post(page, data={**form, "etag": re.search(r'name="etag" type="hidden" value="([^"]+)"', b.get(
+        page).get_data(as_text=True)).group(1), "redirect_uris": "javascript:alert(1)"})
+    assert invalid.status_code == 422
+    rotated = b.post(f"{page}/secret", data={"csrf_token": csrf(b, page)})
+    new_secret = re.search(r'<code class="secret">([^<]+)</code>', rotated.get_data(as_text=True)).group(1)
+    assert new_secret != secret
+    revoke = b.post(f"{page}/consents/{world.people['citizen']['sub']}/revoke", data={"csrf_token": csrf(b, page)})
+    assert revoke.status_code == 302
+    assert world.people["citizen"]["sub"] not in b.get(page).get_data(as_text=True)
+
+
+def test_auditor_sees_applications_read_only(app, world, browser):
+    client_id, _ = make_client(app)
+    html = browser("auditor").get(f"/admin/clients/{client_id}").get_data(as_text=True)
+    assert "<fieldset disabled>" in html and "Issue a new secret" not in html
+
+
+def test_roles_and_keys_through_the_api(app, world, token):
+    client, headers = app.test_client(), token("province", "admin:accounts admin:clients")
+    created = client.post(f"{API}/roles", json={"code": "fleet.inspector", "name": "Kiểm tra tàu cá"}, headers=headers)
+    assert created.status_code == 201
+    read = client.get(f"{API}/roles/fleet.inspector", headers=headers)
+    patched = client.patch(f"{API}/roles/fleet.inspector", json={"description": "Đội kiểm tra"},
+                           headers={**headers, "If-Match": read.headers["ETag"]})
+    assert patched.status_code == 200 and patched.json["description"] == "Đội kiểm tra"
+    admin_role = client.patch(f"{API}/roles/idp.admin", json={"name": "X"}, headers={**headers, "If-Match": "*"})
+    assert admin_role.status_code == 403
+    assert client.get(f"{API}/roles/nope", headers=headers).status_code == 404
+    listed = client.get(f"{API}/roles", headers=headers).json["items"]
+    assert {"fleet.inspector", "idp.admin"} <= {r["code"] for r in listed}
+    keys = client.get(f"{API}/keys", headers=headers).json["items"]
+    assert {k["alg"] for k in keys} == {"ES256", "RS256", "EdDSA"} and {k["state"] for k in keys} == {"signing"}
+
+
+def test_revoking_an_administrator_role(app, world, token):
+    sub = world.people["auditor"]["sub"]
+    client = app.test_client()
+    refused = client.delete(f"{API}/accounts/{sub}/roles/idp.auditor", headers=token("an_phu_admin"))
+    assert refused.status_code == 404  # not in their commune
+    missing = client.delete(f"{API}/accounts/{sub}/roles/one_stop.receiver", headers=token("province"))
+    assert missing.status_code == 404
+    ok = client.delete(f"{API}/accounts/{sub}/roles/idp.auditor", headers=token("province"))
+    assert ok.status_code == 200 and ok.json["roles"] == []
+
+
+# -- the command line ------------------------------------------------------------------------------------------
+def test_cli_admin_grant_and_list(app, world, runner):
+    officer = world.people["tan_loc_officer"]
+    result = runner.invoke(args=["admin", "grant", officer["login"], "idp.unit_admin", "--unit", "31240"])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(args=["admin", "list"]).output
+    assert f"{officer['sub']}\tidp.unit_admin\t31240" in listed
+    assert runner.invoke(args=["admin", "grant", officer["login"], "idp.unit_admin"]).exit_code == 1
+    assert runner.invoke(args=["admin", "grant", world.people["citizen"]["login"], "idp.auditor"]).exit_code == 1
+    assert runner.invoke(args=["admin", "grant", "nobody@example.vn", "idp.auditor"]).exit_code == 1
+    with app.app_context():
+        grants = db.session.scalars(select(AccountRole).where(AccountRole.account_id == officer["id"])).all()
+        assert [g.role.code for g in grants] == ["idp.unit_admin"]
+
+
+def test_cli_units_list_and_audit_export(app, world, runner):
+    assert "Xã An Phú" in runner.invoke(args=["units", "list"]).output
+    exported = runner.invoke(args=["audit", "export", "--tag", "account:account:create"])
+    assert exported.exit_code == 0 and exported.output.startswith("id,created_at,tag")
+    assert exported.output.count("account:account:create") == 9
+    with app.app_context():
+        assert db.session.scalar(select(Account).limit(1))
