@@ -146,6 +146,9 @@ class PgDatabase:
             raise RuntimeError(f"PostgreSQL on 127.0.0.1:5432 is not reachable as postgres ({exc}); start it, "
                                "e.g. pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
                                ) from None
+        except BaseException:
+            self.__exit__()  # e.g. Ctrl-C right after CREATE DATABASE: drop it anyway
+            raise
         return self
 
     @property
@@ -593,6 +596,7 @@ def main(argv=None) -> int:
     if not os.path.exists(IDP):
         parser.error(f"{IDP} not found: run this with the project's virtualenv python")
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     command = shlex.join([".venv/bin/python", "bench/login_bench.py", *(argv if argv is not None else sys.argv[1:])])
@@ -621,7 +625,7 @@ def main(argv=None) -> int:
             print(f"wrote the {args.database} section of {args.write}")
         return 0
     except (KeyboardInterrupt, Stop) as exc:
-        print(f"\ninterrupted ({exc or 'SIGINT'}); cleaning up", file=sys.stderr)
+        print(f"\ninterrupted ({str(exc) or 'SIGINT'}); cleaning up", file=sys.stderr)
         return 130
     except RuntimeError as exc:
         print(f"login_bench: {exc}", file=sys.stderr)
