@@ -656,6 +656,46 @@ def test_client_certificate_at_the_token_endpoint(tls_app, client, citizen_with_
     assert claims["cnf"] == {"x5t#S256": thumbprint(pki.certs["business"][0])}
 
 
+def test_tokens_requested_over_mutual_tls_are_bound_without_the_flag(tls_app, client, citizen_with_certificate,
+                                                                    pki):
+    """A certificate login through mTLS in the person's own client: the token request comes over the
+    same TLS connection, so the tokens carry cnf even though the client did not register the flag."""
+    app = tls_app
+    client_id, secret = make_client(app, first_party=True)
+    tls_login(client, pki, "citizen")
+    result = callback(client.get("/authorize", query_string=auth_params(
+        client_id, scope="openid profile offline_access", prompt="consent")))
+    over_tls = {"environ_base": {"REMOTE_ADDR": "10.9.8.7"}}
+    tokens = client.post("/token", data={"grant_type": "authorization_code", "code": result["code"],
+                                         "redirect_uri": "https://rp.example.vn/cb"},
+                         headers={**basic(client_id, secret), **header_for("citizen", pki)}, **over_tls).json
+    expected = {"x5t#S256": thumbprint(pki.certs["citizen"][0])}
+    access = decode(app, tokens["access_token"]).claims
+    assert access["cnf"] == expected and access["acr"] == "urn:motid:loa:3"
+    info = client.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(client_id, secret)).json
+    assert info["active"] and info["cnf"] == expected
+    bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+    assert client.get("/userinfo", headers=bearer).status_code == 401
+    assert client.get("/userinfo", headers={**bearer, **header_for("business", pki)}, **over_tls).status_code == 401
+    assert client.get("/userinfo", headers={**bearer, **header_for("citizen", pki)}, **over_tls).status_code == 200
+    # Refreshed access tokens keep the binding, whatever the refresh request presents.
+    refreshed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                            headers=basic(client_id, secret)).json
+    assert decode(app, refreshed["access_token"]).claims["cnf"] == expected
+
+
+def test_a_certificate_header_from_an_untrusted_address_binds_nothing(tls_app, client, citizen_with_certificate,
+                                                                     pki):
+    client_id, secret = make_client(tls_app, first_party=True)
+    tls_login(client, pki, "citizen")
+    result = callback(client.get("/authorize", query_string=auth_params(client_id)))
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": result["code"],
+                                           "redirect_uri": "https://rp.example.vn/cb"},
+                           headers={**basic(client_id, secret), **header_for("citizen", pki)},
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 200 and "cnf" not in decode(tls_app, response.json["access_token"]).claims
+
+
 def test_registration_accepts_the_flag_as_a_boolean_only(app):
     from idp.oidc.clients import InvalidClientMetadata, validate_metadata
     meta = {"redirect_uris": ["https://rp.example.vn/cb"]}
