@@ -73,9 +73,11 @@ def database_url(app) -> str:
 def init_app(app) -> None:
     url = database_url(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    options = {"pool_pre_ping": True}
+    options = {}
     if url.startswith("postgresql"):
-        options["connect_args"] = {"connect_timeout": 5}
+        # A server restart must not cost each pooled connection one failed request; SQLite is a
+        # file, with nothing to ping.
+        options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)

@@ -5,6 +5,7 @@ with a message id the views translate.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -83,17 +84,18 @@ def normalize_name(value: str) -> str:
     return name
 
 
-def login_candidates(value: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=2048)  # the rate limiter and the lookup both ask, on every login
+def login_candidates(value: str) -> tuple[tuple[str, str], ...]:
     """Every (account field, canonical value) a login identifier may name, e.g. a 10-digit
     number is both a possible phone number and a possible tax code."""
     value = (value or "").strip()
     if len(value) > 254:
-        return []
+        return ()
     if "@" in value:
         try:
-            return [("email", normalize_email(value))]
+            return (("email", normalize_email(value)),)
         except InvalidIdentifier:
-            return []
+            return ()
     candidates = []
     digits = re.sub(r"[\s.-]", "", value)
     if _CITIZEN_ID.match(digits):
@@ -103,4 +105,4 @@ def login_candidates(value: str) -> list[tuple[str, str]]:
             candidates.append((field, normalize(value)))
         except InvalidIdentifier:
             pass
-    return candidates
+    return tuple(candidates)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
@@ -133,6 +133,17 @@ class Account(db.Model):
     def must_have_second_factor(self) -> bool:
         """Officers, administrators and anyone holding a role (DESIGN: officers need level 2)."""
         return self.kind in (AccountKind.OFFICER.value, AccountKind.ADMIN.value) or bool(self.roles)
+
+    def second_factor_state(self) -> tuple[bool, bool]:
+        """(:attr:`has_second_factor`, :attr:`must_have_second_factor`) in at most one query,
+        without loading the passkeys or roles (the login path asks this on every password login)."""
+        officer = self.kind in (AccountKind.OFFICER.value, AccountKind.ADMIN.value)
+        if self.totp_secret is not None and officer:
+            return True, True
+        passkeys = select(Passkey.id).where(Passkey.account_id == self.id).exists()
+        roles = select(AccountRole.role_id).where(AccountRole.account_id == self.id).exists()
+        has_passkey, has_role = db.session.execute(select(passkeys, roles)).one()
+        return self.totp_secret is not None or has_passkey, officer or has_role
 
 
 class SsoSession(db.Model):

@@ -55,12 +55,13 @@ def finish_login(account: Account, amr: list[str], next_url: str | None):
 
 def after_password(account: Account, next_url: str | None):
     """What follows a correct password: the second factor, enrolment, or the session."""
-    if account.has_second_factor:
+    has_factor, must_have_factor = account.second_factor_state()
+    if has_factor:
         if remembered(account):
             return finish_login(account, assurance.PASSWORD_AND_REMEMBERED_BROWSER, next_url)
         start_pending(account, next_url)
         return redirect(url_for("accounts.second_factor"))
-    if account.must_have_second_factor:
+    if must_have_factor:
         start_pending(account, next_url, enrol=True)
         flash(_("Your account needs a second factor. Set up an authenticator app to continue."))
         return redirect(url_for("accounts.enrol_totp"))

@@ -167,13 +167,17 @@ class AccountService:
             events.record("account:login:failure", subject=account, details={"reason": "disabled"}, now=now)
             db.session.commit()
             raise LoginFailed("disabled", account)
+        changed = False
         if self.passwords.needs_rehash(account.password_hash):
             account.password_hash = self.passwords.hash(password)
             events.record("account:password:rehash", subject=account, now=now)
-        account.failed_logins = 0
+            changed = True
+        if account.failed_logins:
+            account.failed_logins, changed = 0, True
         if account.status == AccountStatus.LOCKED.value:
-            account.status, account.locked_until = AccountStatus.ACTIVE.value, None
-        db.session.commit()
+            account.status, account.locked_until, changed = AccountStatus.ACTIVE.value, None, True
+        if changed:  # the usual login changes nothing here: no commit, no reload of the account
+            db.session.commit()
         return account
 
     def _is_locked(self, account: Account, now) -> bool:

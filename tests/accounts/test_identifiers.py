@@ -51,7 +51,7 @@ def test_email_and_name():
 
 
 def test_login_candidates():
-    assert login_candidates("0912345678") == [("phone", "+84912345678")]
-    assert login_candidates("096301001234") == [("citizen_id", "096301001234")]
-    assert login_candidates("bad@") == []
-    assert login_candidates("x" * 300) == []
+    assert login_candidates("0912345678") == (("phone", "+84912345678"),)
+    assert login_candidates("096301001234") == (("citizen_id", "096301001234"),)
+    assert login_candidates("bad@") == ()
+    assert login_candidates("x" * 300) == ()
