@@ -79,12 +79,22 @@ def database_template(tmp_path_factory):
     return url
 
 
+_cleaner: dict = {}
+
+
 def _truncate_all() -> None:
-    engine = create_engine(_pg_url(PG_URL))
-    names = ", ".join(t.name for t in reversed(db.metadata.sorted_tables))
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    """Empty every table and restart every sequence, in one round trip. DELETE rather than TRUNCATE:
+    on tables this small TRUNCATE costs about 300 ms a test (new files for 26 tables), DELETE a few ms."""
+    if not _cleaner:
+        engine = _cleaner["engine"] = create_engine(_pg_url(PG_URL), pool_size=1)
+        with engine.connect() as conn:
+            sequences = conn.execute(text("SELECT sequence_schema || '.' || sequence_name "
+                                          "FROM information_schema.sequences")).scalars().all()
+        statements = [f'DELETE FROM "{t.name}"' for t in reversed(db.metadata.sorted_tables)]
+        statements += [f"SELECT setval('{name}', 1, false)" for name in sequences]
+        _cleaner["sql"] = ";\n".join(statements)
+    with _cleaner["engine"].begin() as conn:
+        conn.exec_driver_sql(_cleaner["sql"])
 
 
 @pytest.fixture
