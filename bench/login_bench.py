@@ -65,7 +65,9 @@ ACCOUNTS = [  # 12-digit IDs with a real province prefix (096); passwords pass t
 CSRF_RE = re.compile(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 SECTION_START = "<!-- login-bench:{db}:start -->"
 SECTION_END = "<!-- login-bench:{db}:end -->"
-TITLES = {"sqlite": "SQLite (embedded, WAL)", "postgresql": "PostgreSQL"}
+TITLES = {"sqlite": "SQLite (embedded, WAL)", "postgresql": "PostgreSQL",
+          "sqlite-minimal": "The floor: a minimal Flask login on SQLite (bench/minimal_login_app.py)",
+          "postgresql-minimal": "The floor: a minimal Flask login on PostgreSQL (bench/minimal_login_app.py)"}
 INTRO = """# Benchmarks
 
 Figures on this page come from scripts in `bench/` (see `bench/README.md`), run against a real
@@ -166,6 +168,7 @@ class PgDatabase:
 SERVERS = {
     "idp-serve": "`idp serve` (gunicorn gthread workers, 4 threads each)",
     "gunicorn": "gunicorn `idp:create_app()` (sync workers, app built in each worker)",
+    "minimal": "gunicorn `bench/minimal_login_app.py` (gthread workers, 4 threads each): not MotID, the floor",
 }
 
 
@@ -175,12 +178,17 @@ class Server:
     ``idp-serve`` is the project's own command (gunicorn gthread workers, 4 threads each).
     ``gunicorn`` runs plain gunicorn on the application factory with sync workers (1 thread, access
     log on stdout, 10 s graceful timeout), a point of comparison in which no CLI application
-    context can be inherited by the workers.
+    context can be inherited by the workers. ``minimal`` runs bench/minimal_login_app.py (the least a
+    password login can be on this stack) with idp serve's worker settings.
     """
 
     def __init__(self, kind: str, env: dict, cwd: str, port: int, workers: int, log_path: str):
         if kind == "idp-serve":
             self.cmd = [IDP, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+        elif kind == "minimal":
+            self.cmd = [os.path.join(VENV_BIN, "gunicorn"), "--bind", f"{HOST}:{port}", "--workers", str(workers),
+                        "--threads", "4", "--graceful-timeout", "10", "--pythonpath", os.path.join(ROOT, "bench"),
+                        "minimal_login_app:create_app()"]
         else:
             self.cmd = [os.path.join(VENV_BIN, "gunicorn"), "--bind", f"{HOST}:{port}", "--workers", str(workers),
                         "--threads", "1", "--access-logfile", "-", "--graceful-timeout", "10", "idp:create_app()"]
@@ -540,7 +548,7 @@ def render_section(r: dict) -> str:
     rows.append(("Cores busy during the load (server / whole machine / other processes)",
                  f"{r['server_cores']:.2f} / {r['machine_cores']:.2f} / {max(0.0, r['other_cores']):.2f}"))
     rows.append(("Cores used by other processes during the raw runs", f"{r['raw_other_cores']:.2f}"))
-    lines = [SECTION_START.format(db=r["database"]), f"### {TITLES[r['database']]}", "",
+    lines = [SECTION_START.format(db=r["section"]), f"### {TITLES[r['section']]}", "",
              "| Measure | Value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     lines += [
@@ -552,7 +560,7 @@ def render_section(r: dict) -> str:
         f"- Setup: {r['workers']} workers, {r['concurrency']} concurrent clients, {r['warmup']:g} s warm-up "
         f"then {r['seconds']:g} s measured; argon2id m={r['params']['memory_kib']} KiB, "
         f"t={r['params']['time_cost']}, p={r['params']['parallelism']}; {len(ACCOUNTS)} accounts, round robin",
-        SECTION_END.format(db=r["database"]),
+        SECTION_END.format(db=r["section"]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -566,7 +574,7 @@ def write_markdown(path: str, result: dict) -> None:
     if LOGIN_HEADING not in text:
         text = text.rstrip("\n") + "\n\n" + LOGIN_HEADING + "\n" + LOGIN_INTRO
     section = render_section(result)
-    start, end = SECTION_START.format(db=result["database"]), SECTION_END.format(db=result["database"])
+    start, end = SECTION_START.format(db=result["section"]), SECTION_END.format(db=result["section"])
     if start in text and end in text:
         before, rest = text.split(start, 1)
         after = rest.split(end, 1)[1].lstrip("\n")
@@ -574,7 +582,7 @@ def write_markdown(path: str, result: dict) -> None:
     else:
         after_heading = text.index(LOGIN_HEADING)
         order = list(TITLES)
-        later = [SECTION_START.format(db=d) for d in order[order.index(result["database"]) + 1:]]
+        later = [SECTION_START.format(db=d) for d in order[order.index(result["section"]) + 1:]]
         positions = [text.index(m, after_heading) for m in later if m in text[after_heading:]]
         if positions:
             at = min(positions)
@@ -606,9 +614,20 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet-wait", type=float, default=60,
                         help="wait up to this many seconds for an idle machine before measuring (default 60)")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this database's section of this file")
+    parser.add_argument("--argon2", metavar="M,T,P", help="argon2id memory KiB, time cost, lanes instead of the "
+                        "defaults (printed only: --write records the defaults)")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.seconds <= 0 or args.warmup < 0 or args.raw_seconds <= 0:
         parser.error("--workers, --seconds and --raw-seconds must be positive, --warmup not negative")
+    argon2 = None
+    if args.argon2:
+        try:
+            argon2 = dict(zip(("IDP_ARGON2_MEMORY_KIB", "IDP_ARGON2_TIME_COST", "IDP_ARGON2_PARALLELISM"),
+                              (str(int(v)) for v in args.argon2.split(",")), strict=True))
+        except ValueError:
+            parser.error("--argon2 wants three integers: memory KiB, time cost, lanes (e.g. 47104,1,1)")
+        if args.write:
+            parser.error("--write records the default argon2id parameters only; drop --argon2 or --write")
     concurrency = args.concurrency or 2 * args.workers
     if concurrency < 1:
         parser.error("--concurrency must be positive")
@@ -635,13 +654,15 @@ def main(argv=None) -> int:
             else:
                 env = base_env(tmp, "", "", port)
                 db_version = f"SQLite {sqlite3.sqlite_version}"
+            env.update(argon2 or {})
             result = run(args, concurrency, env, tmp, port, pg)
-        result.update(database=args.database, command=command, db_version=db_version, hardware=hardware(),
+        section = args.database + ("-minimal" if args.server == "minimal" else "")
+        result.update(database=args.database, section=section, command=command, db_version=db_version, hardware=hardware(),
                       date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
         print_result(result)
         if args.write:
             write_markdown(os.path.join(ROOT, args.write) if not os.path.isabs(args.write) else args.write, result)
-            print(f"wrote the {args.database} section of {args.write}")
+            print(f"wrote the {section} section of {args.write}")
         return 0
     except (KeyboardInterrupt, Stop) as exc:
         print(f"\ninterrupted ({str(exc) or 'SIGINT'}); cleaning up", file=sys.stderr)
@@ -740,7 +761,7 @@ def run(args, concurrency: int, env: dict, tmp: str, port: int, pg) -> dict:
 
 
 def print_result(r: dict) -> None:
-    print(f"\n{TITLES[r['database']]}, {SERVERS[r['server']]}: {r['workers']} workers, {r['concurrency']} clients, {r['seconds']:g} s")
+    print(f"\n{TITLES[r['section']]}, {SERVERS[r['server']]}: {r['workers']} workers, {r['concurrency']} clients, {r['seconds']:g} s")
     print(f"  logins/s            {r['rate']:8.1f}   ({r['ok']} successful)")
     print(f"  raw argon2id/s      {r['raw']:8.1f}   (before {r['raw_before']:.1f}, after {r['raw_after']:.1f}; m={r['params']['memory_kib']} KiB, t={r['params']['time_cost']}, "
           f"p={r['params']['parallelism']}, {r['workers']} processes)")
