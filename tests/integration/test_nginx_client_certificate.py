@@ -257,3 +257,46 @@ def test_certificate_bound_tokens_through_nginx(stack):
     with_cert = requests.get(stack["base"] + "/userinfo", verify=stack["ca"], headers=bearer,
                              cert=stack["client_cert"])
     assert with_cert.status_code == 200 and with_cert.json()["name"] == "Nguyễn Thị Hoa"
+
+
+def test_tokens_requested_over_mutual_tls_carry_cnf_through_nginx(stack):
+    """A certificate login whose token request also comes over mutual TLS (the person's own client, e.g.
+    a kiosk app on their token): the tokens are bound to that certificate although the client did not
+    register tls_client_certificate_bound_access_tokens; the same request without a certificate gets a
+    bearer token."""
+    registered = requests.post(stack["base"] + "/connect/register", verify=stack["ca"], json={
+        "redirect_uris": [REDIRECT], "client_name": "Ki-ốt dịch vụ công", "grant_types": ["authorization_code"]},
+        headers={"Authorization": "Bearer " + stack["registration_token"]})
+    assert registered.status_code == 201, registered.text
+    client = registered.json()
+    holder = browser(stack, with_certificate=True)
+    assert tls_login(stack, holder).status_code == 302
+    auth = (client["client_id"], client["client_secret"])
+
+    def tokens(**tls):
+        params = {"response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT,
+                  "scope": "openid profile", "state": "s-2", "nonce": "n-2"}
+        response = holder.get(stack["base"] + "/authorize", params=params, allow_redirects=False)
+        if response.status_code == 200:  # consent for a dynamically registered client
+            token = CSRF.search(response.text).group(1)
+            response = holder.post(stack["base"] + "/authorize", data={**params, "csrf_token": token,
+                                                                       "_motid_consent": "allow"},
+                                   allow_redirects=False)
+        code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
+        return requests.post(stack["base"] + "/token", verify=stack["ca"], auth=auth, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}, **tls).json()
+
+    def introspect(access_token):
+        return requests.post(stack["base"] + "/introspect", verify=stack["ca"], auth=auth,
+                             data={"token": access_token}).json()
+
+    bound = tokens(cert=stack["client_cert"])["access_token"]
+    assert introspect(bound)["cnf"] == {"x5t#S256": stack["thumbprint"]}
+    bearer = {"Authorization": "Bearer " + bound}
+    assert requests.get(stack["base"] + "/userinfo", verify=stack["ca"], headers=bearer).status_code == 401
+    assert requests.get(stack["base"] + "/userinfo", verify=stack["ca"], headers=bearer,
+                        cert=stack["client_cert"]).status_code == 200
+    plain = tokens()["access_token"]
+    assert "cnf" not in introspect(plain)
+    assert requests.get(stack["base"] + "/userinfo", verify=stack["ca"],
+                        headers={"Authorization": "Bearer " + plain}).status_code == 200
