@@ -84,6 +84,8 @@ POST /login with the identifier and password; it counts only when the answer is 
 default parameters (m=19 MiB, t=2, p=1), so each login costs one verification. The raw rate is
 `argon2.PasswordHasher.verify` in a loop at the same parameters, in as many processes as server
 workers, on the same machine with nothing else running: it is the ceiling a login can approach.
+The floor sections measure `bench/minimal_login_app.py` the same way: not MotID, but the least a
+password login can be on the same stack, to show what the 85 % target leaves for everything else.
 """
 
 
