@@ -1,5 +1,5 @@
-"""Certificate commands: ``idp trust …`` (anchors, intermediates, CRLs), ``idp certs …`` and
-``idp accounts bind-certificate`` (an administrator binds at a counter or kiosk)."""
+"""Certificate commands: ``idp certs …`` and ``idp accounts bind-certificate`` (an administrator binds
+at a counter or kiosk). ``idp trust …`` (anchors, intermediates, CRLs) is in :mod:`idp.admin.cli`."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,11 +17,6 @@ from .cert_models import BoundCertificate, CertificateChallenge, CertificateLogi
 from .cert_sign import sign_command
 from .cert_validation import CertificateRejected, parse_presented
 from .certificates import BIND
-from .trust import TrustError
-
-
-def _trust():
-    return current_app.extensions["idp.trust"]
 
 
 def _service():
@@ -31,58 +26,6 @@ def _service():
 def _english(code: str) -> str:
     with force_locale("en"):
         return str(reason(code))
-
-
-# -- idp trust ------------------------------------------------------------------------------------
-@click.group("trust")
-def trust_cli():
-    """Trust anchors, intermediate CAs and CRLs for digital-signature certificates (keys/trust/)."""
-
-
-@trust_cli.command("add")
-@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
-@click.option("--crl", is_flag=True, help="the files are CRLs (PEM or DER), kept in keys/trust/crl/")
-@with_appcontext
-def trust_add(files, crl):
-    """Add CA certificates (PEM, DER or .cer; a self-issued one is an anchor) or CRLs."""
-    for handle in files:
-        try:
-            if crl:
-                click.echo(f"crl\t{_trust().add_crl(handle.read())}")
-                continue
-            for entry in _trust().add(handle.read(), handle.name):
-                click.echo("\t".join(["anchor" if entry.anchor else "intermediate", entry.fingerprint,
-                                      entry.certificate.subject.rfc4514_string()]))
-        except TrustError as exc:
-            raise click.ClickException(f"{handle.name}: {exc}") from None
-
-
-@trust_cli.command("list")
-@with_appcontext
-def trust_list():
-    """List anchors and intermediates: kind, SHA-256 fingerprint, valid until, subject."""
-    for entry in _trust().entries():
-        cert = entry.certificate
-        click.echo("\t".join(["anchor" if entry.anchor else "intermediate", entry.fingerprint,
-                              cert.not_valid_after_utc.date().isoformat(), cert.subject.rfc4514_string()]))
-    for crl in _trust().local_crls():
-        next_update = crl.next_update_utc.isoformat() if crl.next_update_utc else "-"
-        click.echo("\t".join(["crl", "-", next_update, crl.issuer.rfc4514_string()]))
-
-
-@trust_cli.command("remove")
-@click.argument("fingerprint")
-@with_appcontext
-def trust_remove(fingerprint):
-    """Remove the anchor or intermediate whose SHA-256 fingerprint starts with FINGERPRINT."""
-    try:
-        removed = _trust().remove(fingerprint)
-    except TrustError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not removed:
-        raise click.ClickException(f"no trusted certificate matches {fingerprint}")
-    for entry in removed:
-        click.echo(f"removed\t{entry.fingerprint}\t{entry.certificate.subject.rfc4514_string()}")
 
 
 # -- idp certs ------------------------------------------------------------------------------------
@@ -200,7 +143,6 @@ def register(app) -> None:
     from .cli import accounts_cli
     if "bind-certificate" not in accounts_cli.commands:
         accounts_cli.add_command(bind_certificate)
-    for command in (trust_cli, certs_cli):
-        if command.name not in app.cli.commands:
-            app.cli.add_command(command)
+    if certs_cli.name not in app.cli.commands:
+        app.cli.add_command(certs_cli)
 

@@ -252,6 +252,16 @@ class CertificateService:
                                 extra={"path": "tls"})
             raise
 
+    def can_log_in(self, account_id: int, *, now) -> bool:
+        """Whether the account holds a bound certificate that could log in at ``now`` (so asking for level
+        3 makes sense): within its validity and not revoked by a local CRL. OCSP and the CAs' own CRLs
+        are asked at the login itself."""
+        rows = db.session.scalars(select(BoundCertificate).where(
+            BoundCertificate.account_id == account_id, BoundCertificate.not_before <= now,
+            BoundCertificate.not_after > now))
+        return any(not self.validator.revocation.locally_revoked(x509.load_der_x509_certificate(row.der), now)
+                   for row in rows)
+
     @staticmethod
     def remember_tls_login(sid: str, bound: BoundCertificate, *, now) -> None:
         row = db.session.get(CertificateLogin, sid)
@@ -307,11 +317,6 @@ class CertificateService:
         events.record(tag, subject=subject, actor=actor, details=details, now=now)
         db.session.commit()
 
-
-
-def has_certificate(account_id: int) -> bool:
-    return db.session.scalars(select(BoundCertificate.id).where(BoundCertificate.account_id == account_id)).first() \
-        is not None
 
 
 def tls_login_thumbprint(sid: str | None) -> str | None:

@@ -63,6 +63,9 @@ class Role(db.Model):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     # None: a global role; otherwise released only to this application (OIDC client_id).
     client_id = mapped_column(String(64), nullable=True, index=True)
+    # The assurance level (acr) an authentication needs for the role to reach an application: None,
+    # urn:motid:loa:2 or urn:motid:loa:3 (idp/oidc/role_assurance.py).
+    min_acr = mapped_column(String(40), nullable=True)
 
 
 class AccountRole(db.Model):

@@ -116,6 +116,13 @@ class RevocationChecker:
             reasons.append(answer.reason)
         return Status(UNKNOWN, reason="; ".join(reasons) or "no revocation source")
 
+    def locally_revoked(self, cert: x509.Certificate, now) -> bool:
+        """Whether a current CRL in ``keys/trust/crl/`` from the certificate's issuer lists it. No network
+        and no signature check: only to decide whether a certificate login is worth asking for (the
+        login itself checks everything, as :meth:`status`)."""
+        return any(crl.issuer == cert.issuer and _crl_status(crl, cert, now) == REVOKED
+                   for crl in self.trust.local_crls())
+
     def _rewrite(self, url: str) -> str:
         for prefix, replacement in self.rewrites:
             if url.startswith(prefix):

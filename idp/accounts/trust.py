@@ -4,8 +4,9 @@ Files in ``keys/trust/`` may be PEM (one or several certificates), DER, or ``.ce
 self-issued CA certificate is an anchor, any other CA certificate an intermediate. Several
 hierarchies live side by side (the national root in its old and new names, the Government's
 specialised root). CRLs, PEM or DER, go in ``keys/trust/crl/``. Every process reloads the folder
-when a file in it changes, so ``idp trust add`` on a node takes effect without a restart; nodes
-that do not share the folder need the same files (deployment copies ``keys/trust/``).
+when a file in it changes, so ``idp trust add`` or the administration's trust page (both through
+:mod:`idp.admin.trust`) on a node takes effect without a restart; nodes that do not share the
+folder need the same files (deployment copies ``keys/trust/``).
 """
 from __future__ import annotations
 
@@ -28,7 +29,15 @@ CRL_SUFFIXES = (".crl", ".pem", ".der")
 
 
 class TrustError(ValueError):
-    """A trust file could not be read or is not a CA certificate."""
+    """A trust file could not be read, is not a CA certificate, or cannot be added or removed.
+
+    ``code`` names the reason (the administration translates it: ``trust.<code>`` in
+    :mod:`idp.admin.messages`); the text is English, for logs.
+    """
+
+    def __init__(self, code: str, text: str):
+        super().__init__(text)
+        self.code = code
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -44,36 +53,54 @@ def _sha256():
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Certificates from PEM (one or more) or DER bytes; :class:`TrustError` for anything else."""
     if len(data) > MAX_FILE_BYTES:
-        raise TrustError("file too large")
+        raise TrustError("too_large", "file too large")
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)
         return [x509.load_der_x509_certificate(data)]
     except ValueError:
-        raise TrustError("not an X.509 certificate (PEM or DER)") from None
+        raise TrustError("unreadable", "not an X.509 certificate (PEM or DER)") from None
 
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
     """A CRL from DER or PEM (some CAs publish PEM-armoured CRLs at their DER URL)."""
     if len(data) > MAX_CRL_BYTES:
-        raise TrustError("CRL too large")
+        raise TrustError("crl_too_large", "CRL too large")
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
     except ValueError:
-        raise TrustError("not a CRL (PEM or DER)") from None
+        raise TrustError("not_crl", "not a CRL (PEM or DER)") from None
 
 
 def is_ca(certificate: x509.Certificate) -> bool:
     try:
         return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):  # ValueError: extensions that do not parse
+        return False
+
+
+def signs_certificates(certificate: x509.Certificate) -> bool:
+    """RFC 5280 §4.2.1.3: a CA's key usage, when present, includes keyCertSign."""
+    try:
+        return certificate.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
     except x509.ExtensionNotFound:
+        return True
+    except ValueError:
         return False
 
 
 def is_self_issued(certificate: x509.Certificate) -> bool:
     return certificate.subject == certificate.issuer
+
+
+def name_text(name: x509.Name) -> str:
+    """RFC 4514 text of a name, for people; a name that does not parse shows as "?"."""
+    try:
+        return name.rfc4514_string()
+    except ValueError:
+        return "?"
 
 
 @dataclass(frozen=True)
@@ -87,8 +114,19 @@ class TrustEntry:
         return fingerprint(self.certificate)
 
 
+@dataclass(frozen=True)
+class CrlEntry:
+    crl: x509.CertificateRevocationList
+    path: str
+
+
 class TrustStore:
-    """The CA certificates and CRLs in one folder, reloaded when the folder changes."""
+    """The CA certificates and CRLs in one folder, reloaded when the folder changes.
+
+    Changes made here take effect at once in this process (the cached stamp is dropped) and, in
+    other processes sharing the folder, at their next read (the stamp is every file's name, size
+    and modification time). Files are replaced whole, so a reader never sees half of one.
+    """
 
     def __init__(self, folder: str):
         self.folder = folder
@@ -96,7 +134,7 @@ class TrustStore:
         self._lock = threading.Lock()
         self._stamp = None
         self._entries: list[TrustEntry] = []
-        self._crls: list[x509.CertificateRevocationList] = []
+        self._crls: list[CrlEntry] = []
 
     # -- reading --------------------------------------------------------------------------
     def _current_stamp(self):
@@ -104,7 +142,13 @@ class TrustStore:
         for folder in (self.folder, self.crl_folder):
             try:
                 with os.scandir(folder) as it:
-                    stamp.extend((e.path, e.stat().st_mtime_ns, e.stat().st_size) for e in it if e.is_file())
+                    for item in it:
+                        try:
+                            if item.is_file():
+                                info = item.stat()
+                                stamp.append((item.path, info.st_mtime_ns, info.st_size))
+                        except FileNotFoundError:  # replaced or removed while we were listing
+                            continue
             except FileNotFoundError:
                 continue
         return tuple(sorted(stamp))
@@ -122,7 +166,7 @@ class TrustStore:
                     with open(path, "rb") as fh:
                         data = fh.read(MAX_CRL_BYTES + 1)
                     if directory == self.crl_folder and name.endswith(CRL_SUFFIXES):
-                        crls.append(load_crl(data))
+                        crls.append(CrlEntry(load_crl(data), path))
                     elif directory == self.folder and name.endswith(CERT_SUFFIXES):
                         for cert in load_certificates(data):
                             if is_ca(cert):
@@ -143,57 +187,78 @@ class TrustStore:
     def intermediates(self) -> list[x509.Certificate]:
         return [e.certificate for e in self.entries() if not e.anchor]
 
-    def local_crls(self) -> list[x509.CertificateRevocationList]:
+    def crl_entries(self) -> list[CrlEntry]:
         self._refresh()
         return list(self._crls)
 
+    def local_crls(self) -> list[x509.CertificateRevocationList]:
+        return [e.crl for e in self.crl_entries()]
+
     # -- administration -------------------------------------------------------------------
     def add(self, data: bytes, name_hint: str = "") -> list[TrustEntry]:
-        """Store the CA certificates in ``data`` (PEM/DER), one PEM file each, named by fingerprint."""
+        """Store the CA certificates in ``data`` (PEM, one or more, or DER), one PEM file each, named
+        by fingerprint. All or nothing: a certificate that is not a CA, or is trusted already,
+        refuses the whole file."""
         certificates = load_certificates(data)
         if not certificates:
-            raise TrustError("no certificate found")
+            raise TrustError("empty", "no certificate found")
+        known = {e.fingerprint for e in self.entries()}
         for cert in certificates:
-            if not is_ca(cert):
-                raise TrustError(f"{cert.subject.rfc4514_string()} is not a CA certificate")
+            subject = name_text(cert.subject)
+            if not is_ca(cert) or not signs_certificates(cert):
+                raise TrustError("not_ca", f"{subject} is not a CA certificate")
+            if fingerprint(cert) in known:
+                raise TrustError("duplicate", f"{subject} is trusted already")
+            known.add(fingerprint(cert))
         os.makedirs(self.folder, exist_ok=True)
         added = []
         for cert in certificates:
             path = os.path.join(self.folder, _file_name(cert, name_hint))
-            with open(path, "wb") as fh:
-                fh.write(cert.public_bytes(serialization.Encoding.PEM))
+            _write(path, cert.public_bytes(serialization.Encoding.PEM))
             added.append(TrustEntry(cert, path, is_self_issued(cert)))
         self._stamp = None
         return added
 
-    def add_crl(self, data: bytes) -> str:
+    def add_crl(self, data: bytes) -> CrlEntry:
+        """Store a CRL (PEM or DER) as DER, one file per issuer: a newer CRL replaces the older."""
         crl = load_crl(data)
+        try:
+            name = hashlib.sha256(crl.issuer.public_bytes()).hexdigest()[:16] + ".crl"
+            der = crl.public_bytes(serialization.Encoding.DER)
+        except ValueError:
+            raise TrustError("not_crl", "not a CRL (PEM or DER)") from None
         os.makedirs(self.crl_folder, exist_ok=True)
-        name = hashlib.sha256(crl.issuer.public_bytes()).hexdigest()[:16] + ".crl"
         path = os.path.join(self.crl_folder, name)
-        with open(path, "wb") as fh:
-            fh.write(crl.public_bytes(serialization.Encoding.DER))
+        _write(path, der)
         self._stamp = None
-        return path
+        return CrlEntry(crl, path)
 
     def remove(self, prefix: str) -> list[TrustEntry]:
         """Remove the anchors or intermediates whose fingerprint starts with ``prefix`` (8+ hex digits)."""
         prefix = prefix.lower().replace(":", "")
         if not re.fullmatch(r"[0-9a-f]{8,64}", prefix):
-            raise TrustError("give at least 8 hex digits of the SHA-256 fingerprint")
+            raise TrustError("fingerprint", "give at least 8 hex digits of the SHA-256 fingerprint")
         matches = [e for e in self.entries() if e.fingerprint.startswith(prefix)]
         if len({e.fingerprint for e in matches}) > 1:
-            raise TrustError("several certificates match; give more digits")
-        for entry in matches:
-            with open(entry.path, "rb") as fh:
-                remaining = [c for c in load_certificates(fh.read()) if fingerprint(c) != entry.fingerprint]
+            raise TrustError("ambiguous", "several certificates match; give more digits")
+        for path in sorted({e.path for e in matches}):
+            with open(path, "rb") as fh:
+                remaining = [c for c in load_certificates(fh.read()) if fingerprint(c) != matches[0].fingerprint]
             if remaining:
-                with open(entry.path, "wb") as fh:
-                    fh.write(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in remaining))
+                _write(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in remaining))
             else:
-                os.remove(entry.path)
+                os.remove(path)
         self._stamp = None
         return matches
+
+
+def _write(path: str, data: bytes) -> None:
+    """Replace ``path`` whole: other processes re-reading the folder never load half a file (the
+    temporary name has no certificate or CRL suffix, so they skip it)."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as fh:
+        fh.write(data)
+    os.replace(temporary, path)
 
 
 def _file_name(cert: x509.Certificate, hint: str) -> str:

@@ -1,7 +1,7 @@
 """Administration: the console under /admin/, the REST API under /admin/api/v1/, CLI additions.
 
 Views, API and CLI all go through the same rule modules (accounts, units, roles, clients, keys,
-audit, importing), which check the actor's reach (:mod:`idp.admin.authz`) before any change.
+trust, audit, importing), which check the actor's reach (:mod:`idp.admin.authz`) before any change.
 """
 from __future__ import annotations
 

@@ -168,6 +168,16 @@ def csv_body() -> bytes:
     return request.get_data(cache=False)
 
 
+def file_body(media_types: tuple[str, ...], limit: int) -> bytes:
+    """A file sent as the whole body (a certificate, a CRL). Up to ``limit`` + 1 bytes are read even
+    past the application's request limit (a CRL may be larger), so the store judges the size itself."""
+    if request.mimetype not in media_types:
+        raise refuse(actor(), f"api.{request.endpoint}", "unsupported_media_type",
+                     _("Send the file as %(types)s.", types=", ".join(media_types)), status=415)
+    request.max_content_length = limit + 1
+    return request.get_data(cache=False)
+
+
 def arg(name: str, limit: int = 254, *, empty_ok: bool = True) -> str | None:
     value = request.args.get(name)
     if value is None or (value == "" and empty_ok):

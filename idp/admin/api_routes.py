@@ -1,4 +1,5 @@
-"""The administration API's resources: accounts, units, roles, applications, keys and the audit log.
+"""The administration API's resources: accounts, units, roles, applications, keys, trusted certification
+authorities and the audit log.
 
 Each route parses its input (:mod:`idp.admin.api`), calls one rule module, and answers JSON.
 """
@@ -9,11 +10,14 @@ from datetime import datetime
 from flask import Response, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
+from ..accounts.trust import MAX_CRL_BYTES, MAX_FILE_BYTES
 from ..clock import now
 from ..db import db
 from . import accounts as account_rules
-from . import audit, clients, importing, keys, roles, units
-from .api import (NUMBER, actor, arg, body, bp, csv_body, etag_of, flag, if_match, ok, page, paged, parse_date)
+from . import audit, clients, importing, keys, roles, trust, units
+from .api import (NUMBER, actor, arg, body, bp, csv_body, etag_of, file_body, flag, if_match, ok, page, paged,
+                  parse_date)
+from .openapi import CERTIFICATE_MEDIA_TYPES, CRL_MEDIA_TYPES
 from .audit import AuditQuery
 from .authz import refuse, require
 from .search import AccountQuery, search
@@ -254,6 +258,32 @@ def revoke_consent(client_id, sub):
 def list_keys():
     moment = now()
     return ok({"items": [keys.represent(k, moment) for k in keys.listing(actor())]})
+
+
+# -- trusted certification authorities -------------------------------------------------------------------------
+@bp.route("/trust", methods=["GET"])
+def list_trust():
+    return ok({"items": [trust.represent(e) for e in trust.listing(actor())],
+               "crls": [trust.represent_crl(c) for c in trust.crl_listing(actor())]})
+
+
+@bp.route("/trust", methods=["POST"])
+def add_trust():
+    require(actor(), "trust.write", "trust.add")  # before reading the body
+    file_name = arg("file_name", 200) or ""
+    added = trust.add(actor(), file_body(CERTIFICATE_MEDIA_TYPES, MAX_FILE_BYTES), file_name)
+    return ok({"items": [trust.represent(e) for e in added]}, 201)
+
+
+@bp.route("/trust/crls", methods=["POST"])
+def add_trust_crl():
+    require(actor(), "trust.write", "trust.add_crl")  # before reading the body (up to 20 MiB)
+    return ok(trust.represent_crl(trust.add_crl(actor(), file_body(CRL_MEDIA_TYPES, MAX_CRL_BYTES))), 201)
+
+
+@bp.route("/trust/<fingerprint>", methods=["DELETE"])
+def remove_trust(fingerprint):
+    return ok({"items": [trust.represent(e) for e in trust.remove(actor(), fingerprint)]})
 
 
 # -- audit ----------------------------------------------------------------------------------------------------

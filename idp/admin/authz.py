@@ -34,17 +34,19 @@ ADMIN_ROLES = {
 }
 STAFF_KINDS = (AccountKind.OFFICER.value, AccountKind.ADMIN.value)
 
-# Capabilities. ``accounts.personal``: citizens' and businesses' identifiers in clear.
+# Capabilities. ``accounts.personal``: citizens' and businesses' identifiers in clear. ``trust.write``:
+# the CAs whose certificates log in at level 3 (a wrong anchor lets its holder reach level 3).
 ALL = frozenset({
     "accounts.read", "accounts.write", "accounts.personal", "units.read", "units.write", "roles.read",
     "roles.write", "roles.grant", "roles.grant_admin", "clients.read", "clients.write", "keys.read",
-    "keys.write", "audit.read",
+    "keys.write", "trust.read", "trust.write", "audit.read",
 })
 ROLE_CAPABILITIES = {
     PROVINCE_ADMIN: ALL,
     UNIT_ADMIN: frozenset({"accounts.read", "accounts.write", "roles.read", "roles.grant", "units.read"}),
     CLIENT_MANAGER: frozenset({"clients.read", "clients.write", "roles.read", "roles.write", "keys.read"}),
-    AUDITOR: frozenset({"accounts.read", "units.read", "roles.read", "clients.read", "keys.read", "audit.read"}),
+    AUDITOR: frozenset({"accounts.read", "units.read", "roles.read", "clients.read", "keys.read", "trust.read",
+                        "audit.read"}),
 }
 # What an API token's scopes allow at most (RFC 6749 §3.3).
 SCOPE_CAPABILITIES = {
@@ -52,10 +54,12 @@ SCOPE_CAPABILITIES = {
                                  "units.write", "roles.read", "roles.write", "roles.grant", "roles.grant_admin"}),
     "admin:clients": frozenset({"clients.read", "clients.write", "roles.read", "roles.write", "keys.read"}),
     "admin:audit": frozenset({"audit.read"}),
+    "admin:trust": frozenset({"trust.read", "trust.write"}),
 }
 ADMIN_SCOPES = tuple(SCOPE_CAPABILITIES)
-# Automation (client credentials) never sees citizens' identifiers and never makes administrators.
-AUTOMATION_EXCLUDED = frozenset({"accounts.personal", "roles.grant_admin"})
+# Automation (client credentials) never sees citizens' identifiers, never makes administrators and
+# never changes which CAs are trusted.
+AUTOMATION_EXCLUDED = frozenset({"accounts.personal", "roles.grant_admin", "trust.write"})
 
 
 class Refused(Exception):

@@ -1,5 +1,5 @@
-"""Command-line additions: ``idp accounts import``, ``idp units import``, ``idp audit verify|export``
-and ``idp admin grant|revoke|list`` (to name the first administrators)."""
+"""Command-line additions: ``idp accounts import``, ``idp units import``, ``idp audit verify|export``,
+``idp trust add|list|remove`` and ``idp admin grant|revoke|list`` (to name the first administrators)."""
 from __future__ import annotations
 
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..accounts.models import Account, AccountRole, Unit
 from ..db import db
-from . import audit, importing
+from . import audit, importing, trust
 from .authz import ADMIN_ROLES, ALL, Actor, Refused, ensure_admin_roles
 from .messages import message
 
@@ -122,6 +122,62 @@ def export(tag, account):
         click.echo(chunk, nl=False)
 
 
+@click.group("trust")
+def trust_cli():
+    """Trust anchors, intermediate CAs and CRLs for digital-signature certificates (keys/trust/)."""
+
+
+def _trust_refused(exc: Refused, name: str = "") -> click.ClickException:
+    with force_locale("en"):
+        reasons = "; ".join(str(message(code)) for code in exc.fields.values()) or str(exc.detail)
+    return click.ClickException(f"{name}: {reasons}" if name else reasons)
+
+
+@trust_cli.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--crl", is_flag=True, help="the files are CRLs (PEM or DER), kept in keys/trust/crl/")
+@with_appcontext
+def trust_add(files, crl):
+    """Add CA certificates (PEM, DER or .cer; a self-issued one is an anchor) or CRLs, each recorded in the
+    audit log."""
+    for handle in files:
+        try:
+            if crl:
+                click.echo(f"crl\t{trust.add_crl(operator(), handle.read()).path}")
+                continue
+            for entry in trust.add(operator(), handle.read(), handle.name):
+                click.echo("\t".join(["anchor" if entry.anchor else "intermediate", entry.fingerprint,
+                                      trust.name_text(entry.certificate.subject)]))
+        except Refused as exc:
+            raise _trust_refused(exc, handle.name) from None
+
+
+@trust_cli.command("list")
+@with_appcontext
+def trust_list():
+    """List anchors and intermediates: kind, SHA-256 fingerprint, valid until, subject; then CRLs."""
+    for entry in trust.listing(operator()):
+        shown = trust.represent(entry)
+        click.echo("\t".join([shown["kind"], shown["fingerprint"], shown["not_after"][:10], shown["subject"]]))
+    for entry in trust.crl_listing(operator()):
+        shown = trust.represent_crl(entry)
+        click.echo("\t".join(["crl", "-", shown["next_update"] or "-", shown["issuer"]]))
+
+
+@trust_cli.command("remove")
+@click.argument("fingerprint")
+@with_appcontext
+def trust_remove(fingerprint):
+    """Remove the anchor or intermediate whose SHA-256 fingerprint starts with FINGERPRINT."""
+    try:
+        removed = trust.remove(operator(), fingerprint)
+    except Refused as exc:
+        raise _trust_refused(exc) if exc.fields else click.ClickException(
+            f"no trusted certificate matches {fingerprint}") from None
+    for entry in removed:
+        click.echo(f"removed\t{entry.fingerprint}\t{trust.name_text(entry.certificate.subject)}")
+
+
 @click.group("admin")
 def admin_cli():
     """Administrators: name the first ones, list them."""
@@ -183,7 +239,7 @@ def register(app) -> None:
     from ..accounts.cli import accounts_cli
     if "import" not in accounts_cli.commands:
         accounts_cli.add_command(import_officers)
-    for command in (units_cli, audit_cli, admin_cli):
+    for command in (units_cli, audit_cli, trust_cli, admin_cli):
         if command.name not in app.cli.commands:
             app.cli.add_command(command)
 

@@ -97,11 +97,22 @@ class UnitMergeForm(FlaskForm):
     effective_on = DateField(_l("Effective on"), [Optional()])
 
 
+ROLE_ACR_CHOICES = [("", _l("None")), ("urn:motid:loa:2", _l("Level 2: second factor")),
+                    ("urn:motid:loa:3", _l("Level 3: digital-signature certificate"))]
+
+
 class RoleForm(FlaskForm):
     code = StringField(_l("Code (e.g. one_stop.receiver)"), [REQUIRED, too_long(80), printable])
     name = StringField(_l("Name"), [REQUIRED, too_long(200), printable])
     description = TextAreaField(_l("Description"), [Optional(), too_long(2000)])
     client_id = SelectField(_l("Application"), validate_choice=False)
+    min_acr = SelectField(_l("Required assurance"), choices=options(ROLE_ACR_CHOICES), default="")
+
+
+class RoleEditForm(FlaskForm):
+    name = StringField(_l("Name"), [REQUIRED, too_long(200), printable])
+    description = TextAreaField(_l("Description"), [Optional(), too_long(2000)])
+    min_acr = SelectField(_l("Required assurance"), choices=options(ROLE_ACR_CHOICES), default="")
 
 
 class ClientForm(FlaskForm):
@@ -137,6 +148,16 @@ class KeyRotateForm(FlaskForm):
     alg = SelectField(_l("Algorithm"), choices=options([("ES256", "ES256"), ("RS256", "RS256"), ("EdDSA", "EdDSA")]))
     delay = IntegerField(_l("Seconds before it signs (empty: server default)"),
                          [Optional(), NumberRange(min=0, max=30 * 86400)])
+
+
+class TrustFileForm(FlaskForm):
+    file = FileField(_l("CA certificate file (PEM, DER or .cer; a PEM file may hold several)"),
+                     [FileRequired(_l("Choose a file."))])
+
+
+class CrlFileForm(FlaskForm):
+    file = FileField(_l("Certificate revocation list (PEM or DER)"), [FileRequired(_l("Choose a file."))],
+                     id="crl-file")  # beside TrustFileForm on one page
 
 
 class AuditFilterForm(FlaskForm):

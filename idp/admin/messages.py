@@ -38,6 +38,17 @@ MESSAGES = {
     "csv.malformed": _l("The file is not valid CSV."),
     "client.lifetime": _l("A lifetime must be a whole number of seconds, no longer than the server's setting."),
     "client.acr": _l("Unknown assurance level."),
+    "role.min_acr": _l("Choose no requirement, level 2 or level 3."),
+    "trust.too_large": _l("The file is too large for a certificate."),
+    "trust.unreadable": _l("The file is not an X.509 certificate (PEM, DER or .cer), or it is damaged or cut short."),
+    "trust.empty": _l("The file contains no certificate."),
+    "trust.not_ca": _l("This is not a certification authority's certificate: a person's or a server's "
+                       "certificate cannot be trusted as an authority."),
+    "trust.duplicate": _l("This certificate is trusted already."),
+    "trust.crl_too_large": _l("The file is too large for a revocation list."),
+    "trust.not_crl": _l("The file is not a certificate revocation list (PEM or DER), or it is damaged or cut short."),
+    "trust.fingerprint": _l("Give the SHA-256 fingerprint (at least 8 hexadecimal digits)."),
+    "trust.ambiguous": _l("Several certificates match; give more digits of the fingerprint."),
 }
 
 

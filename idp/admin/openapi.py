@@ -13,11 +13,18 @@ TEXT = {"type": "string", "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\
 DATE = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 STAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TEXT = {"type": ["string", "null"]}
+MIN_ACR = {"enum": [None, "urn:motid:loa:2", "urn:motid:loa:3"],
+           "description": "the assurance level an authentication needs for the role to be released (null: none)"}
 ADMIN_SCOPES_DOC = {
     "admin:accounts": "Accounts, units and roles",
     "admin:clients": "Applications (OIDC clients), their consents, signing keys (read)",
     "admin:audit": "The audit log",
+    "admin:trust": "Trusted certification authorities and revocation lists (changes: administrators in person only)",
 }
+# A certificate file as sent to POST /trust: DER (RFC 2585), PEM (one or more), or just bytes.
+CERTIFICATE_MEDIA_TYPES = ("application/pkix-cert", "application/x-pem-file", "application/pem-certificate-chain",
+                           "application/octet-stream")
+CRL_MEDIA_TYPES = ("application/pkix-crl", "application/x-pem-file", "application/octet-stream")
 
 
 def text(max_length: int, min_length: int = 0) -> dict:
@@ -120,17 +127,20 @@ SCHEMAS = {
                                  "target_id": INT32, "effective_on": DATE}},
     "Role": {"type": "object", "required": ["code", "name"],
              "properties": {"code": {"type": "string"}, "name": {"type": "string"},
-                            "description": {"type": "string"}, "client_id": NULLABLE_TEXT,
+                            "description": {"type": "string"}, "client_id": NULLABLE_TEXT, "min_acr": MIN_ACR,
                             "admin": {"type": "boolean"}, "holders": {"type": "integer"}}},
     "RoleList": {"type": "object", "required": ["items"],
                  "properties": {"items": {"type": "array", "items": ref("Role")}}},
     "RoleCreate": {"type": "object", "required": ["code", "name"], "additionalProperties": False,
                    "description": "A role for every application (no client_id; province administrator), or one "
-                                  "released only to the application `client_id`.",
+                                  "released only to the application `client_id`. With `min_acr`, the role reaches "
+                                  "applications only from an authentication at that level: a person who can reach "
+                                  "it is asked to step up, anyone else gets tokens without the role.",
                    "properties": {"code": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,79}$"},
-                                  "name": text(200, 1), "description": text(2000), "client_id": text(64, 1)}},
+                                  "name": text(200, 1), "description": text(2000), "client_id": text(64, 1),
+                                  "min_acr": MIN_ACR}},
     "RolePatch": {"type": "object", "minProperties": 1, "additionalProperties": False,
-                  "properties": {"name": text(200, 1), "description": text(2000)}},
+                  "properties": {"name": text(200, 1), "description": text(2000), "min_acr": MIN_ACR}},
     "Client": {"type": "object", "required": ["client_id", "metadata"],
                "properties": {"client_id": {"type": "string"}, "metadata": {"type": "object"},
                               "first_party": {"type": "boolean"}, "require_pkce": {"type": "boolean"},
@@ -179,6 +189,24 @@ SCHEMAS = {
                            "retired_at": NULLABLE_TEXT, "expires_at": NULLABLE_TEXT}},
     "KeyList": {"type": "object", "required": ["items"],
                 "properties": {"items": {"type": "array", "items": ref("Key")}}},
+    "TrustedCA": {"type": "object",
+                  "required": ["fingerprint", "kind", "subject", "issuer", "serial", "not_before", "not_after", "file"],
+                  "description": "A trusted CA certificate: a self-issued one is an anchor (root), any other an "
+                                 "intermediate. `fingerprint`: SHA-256 of the DER certificate, hex.",
+                  "properties": {"fingerprint": {"type": "string"}, "kind": {"enum": ["anchor", "intermediate"]},
+                                 "subject": {"type": "string"}, "issuer": {"type": "string"},
+                                 "serial": {"type": "string", "description": "hex"},
+                                 "not_before": {"type": "string"}, "not_after": {"type": "string"},
+                                 "file": {"type": "string", "description": "its file in keys/trust/"}}},
+    "TrustedCAList": {"type": "object", "required": ["items"],
+                      "properties": {"items": {"type": "array", "items": ref("TrustedCA")}}},
+    "Crl": {"type": "object", "required": ["issuer", "last_update", "revoked", "file"],
+            "properties": {"issuer": {"type": "string"}, "last_update": {"type": "string"},
+                           "next_update": NULLABLE_TEXT, "revoked": {"type": "integer"},
+                           "file": {"type": "string", "description": "its file in keys/trust/crl/"}}},
+    "Trust": {"type": "object", "required": ["items", "crls"],
+              "properties": {"items": {"type": "array", "items": ref("TrustedCA")},
+                             "crls": {"type": "array", "items": ref("Crl")}}},
 }
 
 PARAMS = {
@@ -197,6 +225,9 @@ PATH = {
     "client_id": {"name": "client_id", "in": "path", "required": True, "schema": text(64, 1)},
     "kid": {"name": "kid", "in": "path", "required": True, "schema": text(64, 1)},
     "role": {"name": "role", "in": "path", "required": True, "schema": text(80, 1)},
+    "fingerprint": {"name": "fingerprint", "in": "path", "required": True,
+                    "description": "the SHA-256 fingerprint (hex), or a prefix of at least 8 digits matching one CA",
+                    "schema": {"type": "string", "pattern": "^[0-9A-Fa-f:]{8,95}$"}},
 }
 PROBLEM = {"description": "a problem (RFC 9457)",
            "content": {"application/problem+json": {"schema": ref("Problem")}}}
@@ -207,7 +238,8 @@ def query(name: str, schema: dict, description: str = "") -> dict:
 
 
 def op(summary: str, scope: str, *, ok: int = 200, schema: str | None = None, body: str | None = None,
-       params: list | None = None, etag: bool = False, media: str = "application/json", csv_body: bool = False):
+       params: list | None = None, etag: bool = False, media: str = "application/json", csv_body: bool = False,
+       file_body: tuple[str, ...] = ()):
     success = {"description": "success"}
     if schema:
         success["content"] = {media: {"schema": ref(schema) if media == "application/json" else {"type": "string"}}}
@@ -219,10 +251,13 @@ def op(summary: str, scope: str, *, ok: int = 200, schema: str | None = None, bo
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
     if csv_body:
         operation["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    if file_body:
+        operation["requestBody"] = {"required": True, "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in file_body}}
     return operation
 
 
-A, C, U = "admin:accounts", "admin:clients", "admin:audit"
+A, C, U, T = "admin:accounts", "admin:clients", "admin:audit", "admin:trust"
 LIST = [PARAMS["limit"], PARAMS["cursor"]]
 DRY_RUN = query("dry_run", {"type": "boolean", "default": False}, "check only; commit nothing")
 
@@ -272,8 +307,8 @@ PATHS = {
         "post": op("Define a role", A, ok=201, schema="Role", body="RoleCreate")},
     "/roles/{code}": {
         "get": op("Read a role", A, schema="Role", params=[PATH["code"]], etag=True),
-        "patch": op("Change a role's name or description", A, schema="Role", body="RolePatch",
-                    params=[PATH["code"], PARAMS["if_match"]], etag=True)},
+        "patch": op("Change a role's name, description or required assurance level", A, schema="Role",
+                    body="RolePatch", params=[PATH["code"], PARAMS["if_match"]], etag=True)},
     "/clients": {
         "get": op("Applications", C, schema="ClientList"),
         "post": op("Register an application (the secret is in this response only)", C, ok=201, schema="Client",
@@ -292,6 +327,19 @@ PATHS = {
         "delete": op("Withdraw a person's consent (ends the tokens issued from it)", C, schema="ActionResult",
                      params=[PATH["client_id"], PATH["sub"]])},
     "/keys": {"get": op("Signing keys and their state", C, schema="KeyList")},
+    "/trust": {
+        "get": op("Trusted certification authorities (roots and intermediates) and the revocation lists kept", T,
+                  schema="Trust"),
+        "post": op("Trust the CA certificates in one file (PEM with one or more, DER, .cer): all of them or none; "
+                   "they count for the next certificate validated", T, ok=201, schema="TrustedCAList",
+                   params=[query("file_name", text(200), "the uploaded file's name, kept in the stored file's")],
+                   file_body=CERTIFICATE_MEDIA_TYPES)},
+    "/trust/crls": {
+        "post": op("Keep a certificate revocation list (PEM or DER; replaces the one of the same issuer)", T, ok=201,
+                   schema="Crl", file_body=CRL_MEDIA_TYPES)},
+    "/trust/{fingerprint}": {
+        "delete": op("Stop trusting a CA (certificates chaining only through it stop validating at once)", T,
+                     schema="TrustedCAList", params=[PATH["fingerprint"]])},
     "/audit/events": {
         "get": op("Audit events, newest first", U, schema="EventList",
                   params=[query("tag", text(80), "exact, or a prefix ending in ':'"),
@@ -310,7 +358,8 @@ def document(issuer: str) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "MotID administration API", "version": "1",
-                 "description": "Accounts, units, roles, applications, keys and the audit log of MotID. "
+                 "description": "Accounts, units, roles, applications, keys, trusted certification authorities and the "
+                                "audit log of MotID. "
                                 "Authorised by MotID access tokens: an administrator's own (assurance level 2, "
                                 "limited to what their roles allow) or an application's client-credentials "
                                 "token with the admin scopes an administrator granted it. Errors are RFC 9457 "

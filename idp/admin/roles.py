@@ -1,5 +1,6 @@
 """Roles that applications read from tokens (the ``roles`` claim of the ``officer`` scope): global
-ones, and per-application ones released only to their application."""
+ones, and per-application ones released only to their application. A role may require an assurance
+level (``min_acr``): it is released only from an authentication at that level (idp/oidc/role_assurance.py)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .. import events
+from ..accounts import assurance
 from ..accounts.models import Account, AccountRole, Role, Unit
 from ..clock import now
 from ..db import db
@@ -17,11 +19,12 @@ from .authz import ADMIN_ROLES, PROVINCE_ADMIN, STAFF_KINDS, UNIT_ADMIN, Actor, 
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 RESERVED_PREFIX = "idp."
+MIN_ACR_VALUES = (None, assurance.LOA2, assurance.LOA3)  # loa:1 is every login: no requirement
 
 
 def represent(role: Role, holders: int | None = None) -> dict:
     body = {"code": role.code, "name": role.name, "description": role.description, "client_id": role.client_id,
-            "admin": role.code in ADMIN_ROLES}
+            "min_acr": role.min_acr, "admin": role.code in ADMIN_ROLES}
     if holders is not None:
         body["holders"] = holders
     return body
@@ -66,6 +69,10 @@ def _check(actor: Actor, data: dict, action: str, *, creating: bool) -> dict:
             if (name == "name" and not value) or len(value) > limit or "\x00" in value:
                 errors[name] = "field.invalid" if value else "field.required"
             values[name] = value
+    if "min_acr" in data:
+        values["min_acr"] = data["min_acr"] or None
+        if values["min_acr"] not in MIN_ACR_VALUES:
+            errors["min_acr"] = "role.min_acr"
     if errors:
         raise refuse(actor, action, "invalid_input", _l("Some fields are not valid."), status=422, fields=errors)
     return values
@@ -83,23 +90,36 @@ def create(actor: Actor, data: dict) -> Role:
     role = Role(**values)
     db.session.add(role)
     events.record("admin:role:create", actor=actor.account_id,
-                  details={"role": role.code, **({"client_id": role.client_id} if role.client_id else {})}, now=now())
+                  details={"role": role.code, **({"client_id": role.client_id} if role.client_id else {}),
+                           **({"min_acr": role.min_acr} if role.min_acr else {})}, now=now())
     db.session.commit()
     return role
 
 
+def editable(actor: Actor, role: Role) -> bool:
+    """MotID's own roles are fixed; global roles are the province's (see :func:`_may_define`)."""
+    return actor.can("roles.write") and role.code not in ADMIN_ROLES and _may_define(actor, role.client_id)
+
+
+def check_editable(actor: Actor, role: Role, action: str = "role.update") -> None:
+    require(actor, "roles.write", action)
+    if not editable(actor, role):
+        raise refuse(actor, action, "forbidden", _l("You are not allowed to change this role."), target=role.code)
+
+
 def update(actor: Actor, role: Role, data: dict) -> Role:
     action = "role.update"
-    require(actor, "roles.write", action)
-    if role.code in ADMIN_ROLES or not _may_define(actor, role.client_id):
-        raise refuse(actor, action, "forbidden", _l("You are not allowed to change this role."), target=role.code)
-    unknown = [k for k in data if k not in ("name", "description")]
+    check_editable(actor, role, action)
+    unknown = [k for k in data if k not in ("name", "description", "min_acr")]
     if unknown:
         raise refuse(actor, action, "invalid_input", _l("Some fields cannot be changed here."), status=422,
                      fields={k: "field.read_only" for k in unknown})
+    details = {"role": role.code}
     for name, value in _check(actor, data, action, creating=False).items():
+        if name == "min_acr" and value != role.min_acr:  # who changed the level a role needs, from what
+            details.update(min_acr=value, previous_min_acr=role.min_acr)
         setattr(role, name, value)
-    events.record("admin:role:update", actor=actor.account_id, details={"role": role.code}, now=now())
+    events.record("admin:role:update", actor=actor.account_id, details=details, now=now())
     db.session.commit()
     return role
 

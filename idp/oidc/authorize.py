@@ -22,11 +22,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..accounts import assurance
-from ..accounts.certificates import has_certificate
 from ..accounts.views import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
-from . import consent, request_object
+from . import consent, request_object, role_assurance
 from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
 
 RESUME = "_motid_resume"
@@ -108,22 +107,18 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
             raise LoginRequiredError(redirect_uri=redirect_uri)
         return login_redirect(outer, params)
 
-    wanted_acr = requested_acr(client, params, claims_request, redirect_uri)
-    session = sessions().current(now())
-    if not assurance.satisfies(session.acr, wanted_acr):
-        if "none" in prompts:
-            raise InteractionRequiredError(redirect_uri=redirect_uri)
-        if wanted_acr == assurance.LOA3:  # only a bound digital-signature certificate reaches it
-            if not has_certificate(session.account_id):
-                raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
-            return redirect(url_for("certificates.login", next=resume_url(outer)))
-        if not session.account.has_second_factor:
-            raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
-        return redirect(url_for("accounts.second_factor", next=resume_url(outer)))
-
-    account = current_account()
     allowed = set(client.meta.get("scope", "").split())
     wanted = scopes | (scopes_for_claims(claims_request) & allowed)
+    wanted_acr = requested_acr(client, params, claims_request, redirect_uri)
+    session = sessions().current(now())
+    roles_asked = "officer" in (wanted & allowed)  # the roles claim can reach this client
+    if roles_asked:
+        wanted_acr = role_assurance.required_level(session.account, client.client_id, wanted_acr, session.acr,
+                                                   now=now())
+    if not assurance.satisfies(session.acr, wanted_acr):
+        return step_up(session, wanted_acr, prompts, outer, redirect_uri)
+
+    account = current_account()
     decision = outer.get(DECISION)
     if decision is not None:
         check_decision_csrf()
@@ -136,9 +131,22 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return consent_page(client, wanted, outer)
 
+    if roles_asked:
+        role_assurance.record_withheld(account, client.client_id, session.acr, now=now())
     _, _, headers = grant.create_authorization_response(redirect_uri, account)
     issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
     return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
+
+
+def step_up(session, wanted_acr: str, prompts: set, outer: dict, redirect_uri: str):
+    """Raise the session to ``wanted_acr`` on the same login, then come back here."""
+    if "none" in prompts:
+        raise InteractionRequiredError(redirect_uri=redirect_uri)
+    if not role_assurance.reachable(session.account, wanted_acr, now=now()):
+        raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
+    if wanted_acr == assurance.LOA3:  # only a bound digital-signature certificate reaches it
+        return redirect(url_for("certificates.login", next=resume_url(outer)))
+    return redirect(url_for("accounts.second_factor", next=resume_url(outer)))
 
 
 class UnmetAuthenticationRequirements(OAuth2Error):

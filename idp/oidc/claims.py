@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from ..accounts import assurance
+
 SCOPE_CLAIMS = {
     "profile": ("name", "family_name", "given_name", "middle_name", "birthdate", "gender", "locale", "updated_at"),
     "email": ("email", "email_verified"),
@@ -62,10 +64,12 @@ def _split_name(full_name: str) -> tuple[str, str, str]:
     return parts[0], " ".join(parts[1:-1]), parts[-1]
 
 
-def account_claims(account, client_id: str | None = None, *, officer: bool = True) -> dict:
+def account_claims(account, client_id: str | None = None, *, officer: bool = True, acr: str | None = None) -> dict:
     """Every claim MotID can state about an account (filtered by scope before release).
 
-    ``roles``: the global roles, and the roles defined for ``client_id`` (no other application's)."""
+    ``roles``: the global roles, and the roles defined for ``client_id`` (no other application's), each
+    only if ``acr`` — the level of the authentication the token comes from — meets the role's
+    ``min_acr``. Without ``acr``, roles that require a level are left out (fail closed)."""
     family, middle, given = _split_name(account.full_name)
     claims = {
         "name": account.full_name, "family_name": family, "given_name": given, "middle_name": middle or None,
@@ -84,17 +88,20 @@ def account_claims(account, client_id: str | None = None, *, officer: bool = Tru
         return claims
     if account.unit is not None:
         claims["unit"] = {"code": account.unit.code, "code_list": account.unit.code_list, "name": account.unit.name}
-    roles = sorted(grant.role.code for grant in account.roles if grant.role.client_id in (None, client_id))
+    roles = sorted(grant.role.code for grant in account.roles if grant.role.client_id in (None, client_id)
+                   and assurance.satisfies(acr, grant.role.min_acr))
     if roles:
         claims["roles"] = roles
     return claims
 
 
-def release(account, scopes: set[str], requested: dict | None = None, client_id: str | None = None) -> dict:
-    """Claims for ``scopes`` plus individually ``requested`` claims whose scope was granted."""
+def release(account, scopes: set[str], requested: dict | None = None, client_id: str | None = None, *,
+            acr: str | None = None) -> dict:
+    """Claims for ``scopes`` plus individually ``requested`` claims whose scope was granted; ``acr``: the
+    grant's (see :func:`account_claims`)."""
     names = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
     names |= {name for name in (requested or {}) if CLAIM_SCOPE.get(name) in scopes}
-    available = account_claims(account, client_id, officer=bool(names & {"unit", "roles"}))
+    available = account_claims(account, client_id, officer=bool(names & {"unit", "roles"}), acr=acr)
     out = {"sub": account.sub}
     for name in sorted(names):
         value = available.get(name)

@@ -16,7 +16,7 @@ from .models import Client
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
-ADMIN_SCOPES = ("admin:accounts", "admin:clients", "admin:audit")  # the administration API (idp/admin)
+ADMIN_SCOPES = ("admin:accounts", "admin:clients", "admin:audit", "admin:trust")  # the administration API (idp/admin)
 # An administrator must allow these per client (admin:* only the province administrator).
 RESTRICTED_SCOPES = ("citizen_id", "business", "officer") + ADMIN_SCOPES
 SCOPES = STANDARD_SCOPES + RESTRICTED_SCOPES

@@ -22,6 +22,7 @@ SCOPE_TEXT = {
     "admin:accounts": _l("Administer accounts, units and roles on your behalf"),
     "admin:clients": _l("Administer applications on your behalf"),
     "admin:audit": _l("Read the audit log on your behalf"),
+    "admin:trust": _l("Manage the certification authorities MotID trusts, on your behalf"),
 }
 
 

@@ -72,7 +72,7 @@ class TokenIssuer:
         alg = client.meta.get("id_token_signed_response_alg") or DEFAULT_ALG
         requested = (grant.claims or {}).get("id_token") or {}
         granted = scopes_for_claims({"id_token": requested}) & set(client.meta.get("scope", "").split())
-        claims = release(grant.account, granted, requested, client_id=client.client_id) if requested \
+        claims = release(grant.account, granted, requested, client_id=client.client_id, acr=grant.acr) if requested \
             else {"sub": grant.account.sub}
         claims.update({"iss": self.issuer, "aud": client.client_id, "azp": client.client_id,
                        "iat": epoch(now), "exp": epoch(now + self._lifetime(client, "id_token_lifetime", self.id_ttl)),

@@ -63,7 +63,7 @@ def userinfo():
     requested = (grant.claims or {}).get("userinfo") or {}
     allowed = set(client.meta.get("scope", "").split())
     claims = release(grant.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested,
-                     client_id=client.client_id)
+                     client_id=client.client_id, acr=grant.acr)
     alg = client.meta.get("userinfo_signed_response_alg")
     if alg:
         claims.update(iss=app.config["IDP_ISSUER"], aud=client.client_id, iat=epoch(moment))

@@ -54,7 +54,7 @@ def test_api_conforms_to_its_document(app, world, token, mode):
     """Positive: generated valid requests. Negative: requests that break the document must be refused
     with a 4xx problem, never accepted and never a server error."""
     api = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", app)
-    headers = token("province", "admin:accounts admin:clients admin:audit")
+    headers = token("province", "admin:accounts admin:clients admin:audit admin:trust")
     failures = []
     for result in api.get_all_operations():
         failures += run_operation(result.ok(), mode, headers, examples=25)
