@@ -127,9 +127,11 @@ def run_idp(env, *args, stdin=None) -> str:
     return result.stdout.strip()
 
 
-@pytest.fixture
-def stack(tmp_path, pki):
-    """nginx (TLS, client certificates) → idp serve → SQLite, with one citizen whose certificate is bound."""
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, pki):
+    """nginx (TLS, client certificates) → idp serve → SQLite, with one citizen whose certificate is bound;
+    one for the module (each test uses its own browser session and clients)."""
+    tmp_path = tmp_path_factory.mktemp("nginx-stack")
     nginx = nginx_binary()
     app_port, tls_port = free_port(), free_port()
     base = f"https://127.0.0.1:{tls_port}"
