@@ -45,6 +45,8 @@ SETTINGS = [
     Setting("IDP_DEBUG", False, "Flask debug mode. Refused with a non-loopback issuer.", bool),
     Setting("IDP_SESSION_IDLE_SECONDS", 30 * 60, "An SSO session ends after this long without use.", int),
     Setting("IDP_SESSION_MAX_SECONDS", 12 * 3600, "An SSO session ends this long after login, used or not.", int),
+    Setting("IDP_HOUSEKEEPING_SECONDS", 3600, "How often `idp worker` runs its housekeeping: certificate expiry "
+            "warnings, purges of expired challenges and stale records.", int),
     Setting("IDP_LOGIN_LIMIT_PER_IP", "30/minute;300/hour", "Login attempts allowed from one IP address."),
     Setting("IDP_LOGIN_LIMIT_PER_ACCOUNT", "10/minute;60/hour",
             "Login attempts allowed against one login identifier, whatever the source address."),
@@ -76,7 +78,7 @@ SETTINGS = [
             "http://ocsp.ca.ptc=http://ocsp.ca.gov.vn for an internal AIA address."),
     Setting("IDP_CERT_CHALLENGE_SECONDS", 300, "Lifetime of a challenge to sign (binding or login).", int),
     Setting("IDP_CERT_EXPIRY_WARNING_DAYS", 30, "Email the holder this many days before a bound certificate "
-            "expires (`idp certs warn-expiring`, run daily).", int),
+            "expires (sent by `idp worker`; `idp certs warn-expiring` does it at once).", int),
     Setting("IDP_CERT_HARDWARE_POLICIES", "",
             "Comma-separated certificate-policy OIDs meaning the key lives in a hardware token: logins with such "
             "a certificate get amr hwk, others swk."),
@@ -157,5 +159,7 @@ def validate(config) -> None:
                 ipaddress.ip_network(network.strip(), strict=False)
         except ValueError:
             raise ConfigError(f"IDP_CERT_PROXY_ADDRESSES: {network.strip()!r} is not an address or network") from None
+    if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
+        raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
     if config["IDP_CERT_CHALLENGE_SECONDS"] <= 0 or config["IDP_CERT_FETCH_TIMEOUT_SECONDS"] <= 0:
         raise ConfigError("IDP_CERT_CHALLENGE_SECONDS and IDP_CERT_FETCH_TIMEOUT_SECONDS must be positive")

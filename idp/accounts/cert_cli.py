@@ -84,33 +84,43 @@ def expiry_mail(row) -> tuple[str, str]:
                 render_template("accounts/certificate_expiring.txt", account=row.account, certificate=row))
 
 
-@certs_cli.command("warn-expiring")
-@with_appcontext
-def warn_expiring():
-    """Email holders whose bound certificate expires within IDP_CERT_EXPIRY_WARNING_DAYS (run daily)."""
+def send_expiry_warnings(moment) -> int:
+    """Email holders whose bound certificate expires within IDP_CERT_EXPIRY_WARNING_DAYS, once each;
+    the number of messages sent. (``idp worker`` runs it every IDP_HOUSEKEEPING_SECONDS.)"""
     from .views import deliver
-    moment = utcnow()
     sent = 0
     with current_app.test_request_context():
         for row in _service().expiring(moment):
             if row.account.email and deliver(row.account.email, *expiry_mail(row)):
                 sent += 1
             _service().mark_warned(row, now=moment)
-    click.echo(f"{sent} warning(s) sent")
+    return sent
+
+
+def purge_records(moment) -> tuple[int, int, int]:
+    """Delete expired challenges, stale revocation answers and the records of long-ended TLS logins."""
+    session_life = timedelta(seconds=current_app.config["IDP_SESSION_MAX_SECONDS"])
+    counts = tuple(db.session.execute(statement).rowcount for statement in (
+        delete(CertificateChallenge).where(CertificateChallenge.expires_at < moment),
+        delete(RevocationAnswer).where(RevocationAnswer.next_update < moment - timedelta(days=1)),
+        delete(CertificateLogin).where(CertificateLogin.created_at < moment - session_life)))
+    db.session.commit()
+    return counts
+
+
+@certs_cli.command("warn-expiring")
+@with_appcontext
+def warn_expiring():
+    """Email holders whose bound certificate expires within IDP_CERT_EXPIRY_WARNING_DAYS (idp worker does it)."""
+    click.echo(f"{send_expiry_warnings(utcnow())} warning(s) sent")
 
 
 @certs_cli.command("purge")
 @with_appcontext
 def purge():
-    """Delete expired challenges, stale revocation answers and the records of long-ended TLS logins (cron)."""
-    moment = utcnow()
-    session_life = timedelta(seconds=current_app.config["IDP_SESSION_MAX_SECONDS"])
-    counts = [db.session.execute(statement).rowcount for statement in (
-        delete(CertificateChallenge).where(CertificateChallenge.expires_at < moment),
-        delete(RevocationAnswer).where(RevocationAnswer.next_update < moment - timedelta(days=1)),
-        delete(CertificateLogin).where(CertificateLogin.created_at < moment - session_life))]
-    db.session.commit()
-    click.echo("{} challenge(s), {} revocation answer(s), {} TLS login record(s) deleted".format(*counts))
+    """Delete expired challenges, stale revocation answers and the records of long-ended TLS logins."""
+    click.echo("{} challenge(s), {} revocation answer(s), {} TLS login record(s) deleted".format(
+        *purge_records(utcnow())))
 
 
 # -- idp accounts bind-certificate ----------------------------------------------------------------

@@ -344,3 +344,6 @@ def init_app(app) -> None:
         app.view_functions[endpoint] = limiter.limit(setting("IDP_LOGIN_LIMIT_PER_IP"), methods=["POST"])(
             app.view_functions[endpoint])
     cert_cli.register(app)
+    # Run by ``idp worker`` every IDP_HOUSEKEEPING_SECONDS: expiry warnings go out without a cron job.
+    app.extensions.setdefault("idp.housekeeping", []).extend([cert_cli.send_expiry_warnings,
+                                                               cert_cli.purge_records])

@@ -86,9 +86,13 @@ def deliver_due(moment, *, limit: int = 50) -> int:
 
 
 def run(app, *, interval: float = 1.0, once: bool = False, clock=None) -> None:
-    """The worker loop: deliver what is due and end expired sessions, until stopped."""
+    """The worker loop: deliver what is due and end expired sessions, until stopped; every
+    ``IDP_HOUSEKEEPING_SECONDS`` (and on the first round) also the jobs other modules registered in
+    ``app.extensions["idp.housekeeping"]`` (certificate expiry warnings, purges)."""
     from ..db import utcnow
     clock = clock or utcnow
+    every = app.config["IDP_HOUSEKEEPING_SECONDS"]
+    housekeeping_due = time.monotonic()
     while True:
         with app.app_context():
             try:
@@ -99,6 +103,21 @@ def run(app, *, interval: float = 1.0, once: bool = False, clock=None) -> None:
                 db.session.rollback()
             finally:
                 db.session.remove()
+            if time.monotonic() >= housekeeping_due:
+                housekeeping_due = time.monotonic() + every
+                housekeeping(app, clock())
         if once:
             return
         time.sleep(interval)
+
+
+def housekeeping(app, moment) -> None:
+    """Run each registered job once; one failing does not stop the others or the worker."""
+    for job in app.extensions.get("idp.housekeeping", []):
+        try:
+            job(moment)
+        except Exception:
+            log.exception("housekeeping job %s failed", getattr(job, "__name__", job))
+            db.session.rollback()
+        finally:
+            db.session.remove()

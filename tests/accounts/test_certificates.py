@@ -548,8 +548,8 @@ def test_removal_needs_password_and_second_factor(app, client, accounts, pki, cl
                                               "account:certificate:remove_failure", "account:certificate:remove"]
 
 
-def test_expiry_warning_is_sent_once(make_app, trust_dir, smtp, accounts, pki):
-    app = make_app(IDP_SMTP_URL=smtp.url)
+def holder_of_an_expiring_certificate(app, pki):
+    """A citizen with two bound certificates, one of them expiring within the warning period."""
     with app.app_context():
         from idp.accounts.models import Account
         from idp.accounts.services import NewAccount
@@ -563,6 +563,11 @@ def test_expiry_warning_is_sent_once(make_app, trust_dir, smtp, accounts, pki):
                              now=T0)
         assert db.session.query(Account).count() == 1
     app.config["CLOCK"] = None
+
+
+def test_expiry_warning_is_sent_once(make_app, trust_dir, smtp, pki):
+    app = make_app(IDP_SMTP_URL=smtp.url)
+    holder_of_an_expiring_certificate(app, pki)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["certs", "warn-expiring"])
     assert result.exit_code == 0 and "1 warning" in result.output, result.output
@@ -570,6 +575,30 @@ def test_expiry_warning_is_sent_once(make_app, trust_dir, smtp, accounts, pki):
     assert smtp.messages[-1]["To"] == "hoa@example.vn" and "MotID Test Issuing CA" in body
     assert format(pki.certs["expiring"][0].serial_number, "x") in body
     assert "0 warning" in runner.invoke(args=["certs", "warn-expiring"]).output
+    assert len(smtp.messages) == 1
+
+
+def test_the_worker_sends_expiry_warnings_without_a_cron_job(make_app, trust_dir, smtp, pki):
+    from idp.oidc.delivery import run
+    app = make_app(IDP_SMTP_URL=smtp.url, IDP_HOUSEKEEPING_SECONDS=3600)
+    holder_of_an_expiring_certificate(app, pki)
+    run(app, once=True)  # what `idp worker` does on its first round
+    assert len(smtp.messages) == 1 and smtp.messages[0]["To"] == "hoa@example.vn"
+    assert format(pki.certs["expiring"][0].serial_number, "x") in smtp.messages[0].get_body().get_content()
+    run(app, once=True)
+    assert len(smtp.messages) == 1  # once per certificate
+    assert [tag for tag, _ in tags(app)].count("account:certificate:expiry_warning") == 1
+
+
+def test_a_failing_housekeeping_job_does_not_stop_the_others(make_app, trust_dir, smtp, pki):
+    from idp.oidc.delivery import run
+    app = make_app(IDP_SMTP_URL=smtp.url)
+    holder_of_an_expiring_certificate(app, pki)
+
+    def broken(moment):
+        raise RuntimeError("disk full")
+    app.extensions["idp.housekeeping"].insert(0, broken)
+    run(app, once=True)
     assert len(smtp.messages) == 1
 
 
