@@ -47,12 +47,13 @@ def parse_presented(data: bytes | str) -> tuple[x509.Certificate, list[x509.Cert
         data = data.encode("utf-8", "replace")
     if len(data) > MAX_INPUT_BYTES:
         raise CertificateRejected("too_large")
-    data = data.strip()
-    if data and b"-----BEGIN" not in data and data[:1] != b"\x30":
-        try:
-            data = base64.b64decode(data, validate=False)
-        except ValueError:
-            raise CertificateRejected("malformed") from None
+    if data[:1] != b"\x30":  # text (PEM, or base64 DER); DER is taken byte for byte: it may end in b" " or b"\n"
+        data = data.strip()
+        if data and b"-----BEGIN" not in data:
+            try:
+                data = base64.b64decode(data, validate=False)
+            except ValueError:
+                raise CertificateRejected("malformed") from None
     try:
         certificates = load_certificates(data)
     except TrustError:
