@@ -31,6 +31,9 @@ class BoundCertificate(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False)
     last_used_at = mapped_column(UTCDateTime, nullable=True)
     expiry_warned_at = mapped_column(UTCDateTime, nullable=True)
+    # When a login or binding was last refused because the CA says it is revoked (cleared if a later
+    # check passes, e.g. a lifted hold): such a certificate is not offered for a level-3 step-up.
+    revoked_at = mapped_column(UTCDateTime, nullable=True)
 
     account = relationship("Account")
 

@@ -223,7 +223,7 @@ class CertificateService:
                 account.status == AccountStatus.LOCKED.value and (account.locked_until is None
                                                                    or account.locked_until > now)):
             raise CertificateRejected("account_unavailable")
-        bound.last_used_at = now
+        bound.last_used_at, bound.revoked_at = now, None
         db.session.commit()
         return account, bound
 
@@ -254,11 +254,11 @@ class CertificateService:
 
     def can_log_in(self, account_id: int, *, now) -> bool:
         """Whether the account holds a bound certificate that could log in at ``now`` (so asking for level
-        3 makes sense): within its validity and not revoked by a local CRL. OCSP and the CAs' own CRLs
-        are asked at the login itself."""
+        3 makes sense): within its validity, not found revoked by an earlier check (``revoked_at``) and
+        not revoked by a local CRL. OCSP and the CAs' own CRLs are asked at the login itself."""
         rows = db.session.scalars(select(BoundCertificate).where(
             BoundCertificate.account_id == account_id, BoundCertificate.not_before <= now,
-            BoundCertificate.not_after > now))
+            BoundCertificate.not_after > now, BoundCertificate.revoked_at.is_(None)))
         return any(not self.validator.revocation.locally_revoked(x509.load_der_x509_certificate(row.der), now)
                    for row in rows)
 
@@ -305,9 +305,13 @@ class CertificateService:
                       details={"thumbprint": row.thumbprint, "not_after": row.not_after.isoformat()})
         db.session.commit()
 
-    @staticmethod
-    def record_failure(tag, exc: CertificateRejected, *, subject=None, actor=None, certificate=None, now,
+    @classmethod
+    def record_failure(cls, tag, exc: CertificateRejected, *, subject=None, actor=None, certificate=None, now,
                        extra: dict | None = None) -> None:
+        if exc.code == "revoked" and certificate is not None:
+            bound = cls.by_thumbprint(thumbprint(certificate))
+            if bound is not None and bound.revoked_at is None:
+                bound.revoked_at = now  # committed with the event below
         details = {"reason": exc.code, **(extra or {})}
         if exc.detail:
             details["detail"] = exc.detail[:300]

@@ -142,6 +142,38 @@ def test_a_certificate_that_cannot_log_in_does_not_send_to_step_up(app, client, 
         assert not service.can_log_in(officer["id"], now=later)
 
 
+def test_a_certificate_refused_as_revoked_by_ocsp_no_longer_sends_to_step_up(app, client, officer, rp, pki, clock):
+    """Revocation learnt from OCSP at a refused certificate login is remembered on the bound certificate, so
+    the next authorization does not send the officer to a certificate login that would fail again, and the
+    security page says it was revoked."""
+    from sqlalchemy import delete
+
+    from idp.accounts.cert_models import RevocationAnswer
+    from tests.accounts.test_certificates import cert_login
+    bind_certificate(app, officer, pki, clock)
+    client_id, secret = rp
+    service = app.extensions["idp.certificates"]
+    with app.app_context():
+        assert service.can_log_in(officer["id"], now=clock.now)
+        db.session.execute(delete(RevocationAnswer))  # the "good" answer cached at binding has run out
+        db.session.commit()
+    serial = pki.certs["officer"][0].serial_number
+    pki.inter.revoked_ocsp.add(serial)
+    try:
+        refused = cert_login(client, pki, "officer")
+    finally:
+        pki.inter.revoked_ocsp.discard(serial)
+    assert refused.status_code == 400 and client.get_cookie("motid_sso") is None
+    with app.app_context():
+        assert not service.can_log_in(officer["id"], now=clock.now)
+    password_and_code(client, officer, clock)
+    page = client.get("/account/security/certificates").get_data(as_text=True)
+    assert "Thu hồi" in page or "thu hồi" in page  # the holder sees why (Vietnamese by default)
+    result = callback(client.get("/authorize", query_string=auth_params(client_id, scope=SCOPE)))
+    assert exchange(client, client_id, secret, result["code"]).status_code == 200
+    assert withheld(app)[0]["roles"] == ["fleet.inspector"]
+
+
 def test_prompt_none_cannot_step_up(app, client, officer, rp, pki, clock):
     bind_certificate(app, officer, pki, clock)
     client_id, _ = rp
