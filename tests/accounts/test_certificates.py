@@ -740,6 +740,31 @@ def test_a_certificate_header_from_an_untrusted_address_binds_nothing(tls_app, c
     assert response.status_code == 200 and "cnf" not in decode(tls_app, response.json["access_token"]).claims
 
 
+@pytest.mark.parametrize("header", ["garbage", "-----BEGIN CERTIFICATE-----%0AMIIB%0A-----END CERTIFICATE-----",
+                                    "%ff%fe%00", "A" * 20000, "(null)", "%0A%0A"])
+def test_a_bad_certificate_header_at_the_token_and_userinfo_endpoints(tls_app, client, citizen_with_certificate,
+                                                                      pki, header):
+    """From a trusted proxy, a header that holds no usable certificate binds nothing and breaks nothing."""
+    client_id, secret = make_client(tls_app, first_party=True)
+    bound_id, bound_secret = make_client(tls_app, first_party=True, tls_client_certificate_bound_access_tokens=True)
+    login(client, "hoa@example.vn")
+    over_tls = {"headers_extra": {"X-SSL-Client-Cert": header}, "environ_base": {"REMOTE_ADDR": "10.9.8.7"}}
+
+    def token(cid, csecret):
+        result = callback(client.get("/authorize", query_string=auth_params(cid)))
+        return client.post("/token", data={"grant_type": "authorization_code", "code": result["code"],
+                                           "redirect_uri": "https://rp.example.vn/cb"},
+                           headers={**basic(cid, csecret), **over_tls["headers_extra"]},
+                           environ_base=over_tls["environ_base"])
+    plain = token(client_id, secret)
+    assert plain.status_code == 200 and "cnf" not in decode(tls_app, plain.json["access_token"]).claims
+    refused = token(bound_id, bound_secret)  # registered for bound tokens, and no certificate to bind to
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_request"
+    info = client.get("/userinfo", headers={"Authorization": "Bearer " + plain.json["access_token"],
+                                            **over_tls["headers_extra"]}, environ_base=over_tls["environ_base"])
+    assert info.status_code == 200
+
+
 def test_registration_accepts_the_flag_as_a_boolean_only(app):
     from idp.oidc.clients import InvalidClientMetadata, validate_metadata
     meta = {"redirect_uris": ["https://rp.example.vn/cb"]}
