@@ -361,20 +361,26 @@ def browser_database():
 def stack(tmp_path_factory, smtp_server, browser_database):
     """The provider (on PostgreSQL in the PostgreSQL run), its logout worker and both demo applications,
     live, with the CITIZENS."""
-    workdir = tmp_path_factory.mktemp("browser")
+    yield from live_stack(tmp_path_factory.mktemp("browser"), smtp_server, browser_database)
+
+
+def live_stack(workdir, mailbox, database: dict, issuer_host: str = HOST, citizens: dict | None = None):
+    """Start the provider at http://<issuer_host>:<port> with ``citizens`` (default: CITIZENS) and both
+    demo applications; yield the Stack."""
+    citizens = CITIZENS if citizens is None else citizens
     demo = _load_demo()
     port = free_port()
-    issuer = f"http://{HOST}:{port}"
+    issuer = f"http://{issuer_host}:{port}"
     env = {**os.environ, "IDP_ISSUER": issuer, "IDP_KEYS_PATH": str(workdir / "keys"),
            "IDP_INSTANCE_PATH": str(workdir / "instance"), "IDP_REDIS_URL": "",
-           "IDP_SMTP_URL": smtp_server.url, "IDP_DEBUG": "", **browser_database,
+           "IDP_SMTP_URL": mailbox.url, "IDP_DEBUG": "", **database,
            "IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": "1024",
            "IDP_LOGIN_LIMIT_PER_IP": "1000/minute", "IDP_LOGIN_LIMIT_PER_ACCOUNT": "1000/minute",
            "PYTHONUNBUFFERED": "1"}
     apps = [{**app, "port": free_port()} for app in demo.APPS]
     outputs = _idp_batch(env, [(["db", "upgrade"], None)]
                          + [_client_command(demo, app, workdir) for app in apps]
-                         + [_citizen_command(citizen) for citizen in CITIZENS.values()])
+                         + [_citizen_command(citizen) for citizen in citizens.values()])
     for app, out in zip(apps, outputs[1:]):
         app["client_id"], app["client_secret"] = _client_credentials(out)
 
@@ -398,8 +404,8 @@ def stack(tmp_path_factory, smtp_server, browser_database):
                                         log_path=log_path))
         _wait_until_up(processes, [("provider", issuer + "/healthz", provider_log)]
                        + [(rp.key, rp.url + "/healthz", rp.log_path) for rp in parties])
-        yield Stack(issuer=issuer, env=env, mailbox=smtp_server, portal=parties[0], dossier=parties[1],
-                    citizens=CITIZENS, provider_log=provider_log)
+        yield Stack(issuer=issuer, env=env, mailbox=mailbox, portal=parties[0], dossier=parties[1],
+                    citizens=citizens, provider_log=provider_log)
     finally:
         processes.stop()
 

@@ -23,17 +23,14 @@ endpoint, with the status and the JSON body of its answer, and the authenticator
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 import time
 
 import pytest
 
-from tests.browser.conftest import (HOST, ROOT, Citizen, Processes, RelyingParty, Stack, _citizen_command,
-                                    _client_command, _client_credentials, _idp_batch, _load_demo, _wait_until_up,
-                                    expect, motid_login, rp_expect_logged_in, rp_start_login, wait_until_logged_out)
-from tests.conftest import free_port, live_database
+from tests.browser.conftest import (Citizen, expect, live_stack, motid_login, rp_expect_logged_in, rp_start_login,
+                                    wait_until_logged_out)
+from tests.conftest import live_database
 
 pytestmark = pytest.mark.browser
 
@@ -69,50 +66,8 @@ def stack(tmp_path_factory, smtp_server):
     """As conftest's ``stack`` (which every fixture of this module, ``web`` included, gets in its place),
     but the issuer is http://localhost:<port>. Its own database and instance folder."""
     with live_database("browser_passkeys") as database:
-        yield from _localhost_stack(tmp_path_factory.mktemp("browser-passkeys"), smtp_server, database)
-
-
-def _localhost_stack(workdir, mailbox, database):
-    demo = _load_demo()
-    port = free_port()
-    issuer = f"http://{ISSUER_HOST}:{port}"
-    env = {**os.environ, "IDP_ISSUER": issuer, "IDP_KEYS_PATH": str(workdir / "keys"),
-           "IDP_INSTANCE_PATH": str(workdir / "instance"), "IDP_REDIS_URL": "",
-           "IDP_SMTP_URL": mailbox.url, "IDP_DEBUG": "", **database,
-           "IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": "1024",
-           "IDP_LOGIN_LIMIT_PER_IP": "1000/minute", "IDP_LOGIN_LIMIT_PER_ACCOUNT": "1000/minute",
-           "PYTHONUNBUFFERED": "1"}
-    apps = [{**app, "port": free_port()} for app in demo.APPS]
-    outputs = _idp_batch(env, [(["db", "upgrade"], None)]
-                         + [_client_command(demo, app, workdir) for app in apps]
-                         + [_citizen_command(citizen) for citizen in CITIZENS.values()])
-    for app, out in zip(apps, outputs[1:]):
-        app["client_id"], app["client_secret"] = _client_credentials(out)
-
-    processes = Processes()
-    provider_log = workdir / "provider.log"
-    try:
-        processes.start("provider", [sys.executable, "-m", "idp", "serve", "--host", HOST, "--port", str(port),
-                                     "--workers", "2", "--threads", "4"], env, provider_log)
-        parties = []
-        for index, app in enumerate(apps):
-            other = apps[1 - index]
-            url = f"http://{HOST}:{app['port']}"
-            app_env = {**os.environ, "RP_CLIENT_ID": app["client_id"], "RP_CLIENT_SECRET": app["client_secret"],
-                       "RP_ISSUER": issuer, "RP_HOST": HOST, "RP_PORT": str(app["port"]), "RP_NAME": app["key"],
-                       "RP_TITLE": app["title"], "RP_TITLE_EN": app["title_en"], "RP_COLOUR": app["colour"],
-                       "RP_OTHER_URL": f"http://{HOST}:{other['port']}/", "RP_OTHER_TITLE": other["title"],
-                       "PYTHONUNBUFFERED": "1"}
-            log_path = workdir / f"{app['key']}.log"
-            processes.start(app["key"], [sys.executable, str(ROOT / "examples" / "rp_app.py")], app_env, log_path)
-            parties.append(RelyingParty(key=app["key"], title=app["title"], url=url, client_id=app["client_id"],
-                                        log_path=log_path))
-        _wait_until_up(processes, [("provider", issuer + "/healthz", provider_log)]
-                       + [(rp.key, rp.url + "/healthz", rp.log_path) for rp in parties])
-        yield Stack(issuer=issuer, env=env, mailbox=mailbox, portal=parties[0], dossier=parties[1],
-                    citizens=CITIZENS, provider_log=provider_log)
-    finally:
-        processes.stop()
+        yield from live_stack(tmp_path_factory.mktemp("browser-passkeys"), smtp_server, database,
+                              issuer_host=ISSUER_HOST, citizens=CITIZENS)
 
 
 # --------------------------------------------------------------------------- the authenticator
