@@ -10,13 +10,12 @@
 set -euo pipefail
 script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 CHROMIUM=/usr/bin/chromium
+NAME=install-browser
 PACKAGES=(chromium fonts-liberation fonts-dejavu-core)
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "$script")/apt-lib.sh"
 
-# Two test runs starting at once must not run apt together (dpkg has its own lock, but fails on it).
-if [ -z "${MOTID_BROWSER_INSTALL_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
-    export MOTID_BROWSER_INSTALL_LOCKED=1
-    exec flock -w 900 "${TMPDIR:-/tmp}/motid-install-browser.lock" bash "$script" "$@"
-fi
+apt_serialise "$@"
 
 works() {
     [ -x "$CHROMIUM" ] && "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --version >/dev/null 2>&1
@@ -27,20 +26,7 @@ if works; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-browser: apt-get not found; install Chromium so that $CHROMIUM exists" >&2
-    exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        echo "install-browser: root is needed to install ${PACKAGES[*]} with apt-get (run: sudo $script)" >&2
-        exit 1
-    fi
-fi
+apt_prepare "install Chromium so that $CHROMIUM exists"
 
 # Installed but not starting (e.g. a file removed by hand): install it again rather than do nothing.
 REINSTALL=()
@@ -48,10 +34,7 @@ if dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok insta
     REINSTALL=(--reinstall)
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${REINSTALL[@]}" \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}"
+apt_install "${REINSTALL[@]}"
 
 if ! works; then
     echo "install-browser: $CHROMIUM was installed but does not start" >&2

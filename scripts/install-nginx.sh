@@ -7,12 +7,12 @@
 # Needs root (or sudo without a password). The tests run this script themselves when nginx is missing.
 set -euo pipefail
 script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+NAME=install-nginx
 PACKAGES=(nginx)
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "$script")/apt-lib.sh"
 
-if [ -z "${MOTID_NGINX_INSTALL_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
-    export MOTID_NGINX_INSTALL_LOCKED=1
-    exec flock -w 900 "${TMPDIR:-/tmp}/motid-install-apt.lock" bash "$script" "$@"
-fi
+apt_serialise "$@"
 
 find_nginx() {
     command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true
@@ -23,20 +23,7 @@ if [ -n "$(find_nginx)" ]; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-nginx: apt-get not found; install nginx (Debian/Ubuntu: apt-get install nginx)" >&2
-    exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        echo "install-nginx: root is needed to install ${PACKAGES[*]} with apt-get (run: sudo $script)" >&2
-        exit 1
-    fi
-fi
+apt_prepare "install nginx (Debian/Ubuntu: apt-get install nginx)"
 
 # Keep the package from starting its own service on port 80 (policy-rc.d: 101 = action forbidden).
 policy=/usr/sbin/policy-rc.d
@@ -48,9 +35,7 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ -n "$created_policy" ] && "${SUDO[@]}" rm -f "$policy"' EXIT
 
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}"
+apt_install
 
 if [ -z "$(find_nginx)" ]; then
     echo "install-nginx: nginx was installed but no nginx binary was found" >&2
