@@ -567,37 +567,52 @@ def render_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(path: str, result: dict) -> None:
+def write_section(path: str, section: str, key: str, *, order: list[str], start_mark: str, end_mark: str,
+                  heading: str, heading_intro: str, file_intro: str = INTRO) -> None:
+    """Put ``section`` (which starts with ``start_mark`` and ends with ``end_mark``, formatted with ``key``)
+    into the Markdown file under ``heading``: in place of its previous version, else before the section of
+    the next key in ``order``, else after that of the previous one, else right after the heading's intro.
+    Shared by every benchmark writing to docs/benchmarks.md."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
-        text = INTRO
-    if LOGIN_HEADING not in text:
-        text = text.rstrip("\n") + "\n\n" + LOGIN_HEADING + "\n" + LOGIN_INTRO
-    section = render_section(result)
-    start, end = SECTION_START.format(db=result["section"]), SECTION_END.format(db=result["section"])
+        text = file_intro
+    if heading not in text:
+        text = text.rstrip("\n") + "\n\n" + heading + "\n" + heading_intro
+    start, end = start_mark.format(db=key), end_mark.format(db=key)
     if start in text and end in text:
         before, rest = text.split(start, 1)
         after = rest.split(end, 1)[1].lstrip("\n")
         text = before + section + ("\n" + after if after else "")
     else:
-        after_heading = text.index(LOGIN_HEADING)
-        order = list(TITLES)
-        later = [SECTION_START.format(db=d) for d in order[order.index(result["section"]) + 1:]]
-        positions = [text.index(m, after_heading) for m in later if m in text[after_heading:]]
+        at_heading = text.index(heading)
+        later = [start_mark.format(db=d) for d in order[order.index(key) + 1:]]
+        earlier = [end_mark.format(db=d) for d in order[:order.index(key)]]
+        positions = [text.index(m, at_heading) for m in later if m in text[at_heading:]]
         if positions:
             at = min(positions)
             text = text[:at] + section + "\n" + text[at:]
+        elif any(m in text[at_heading:] for m in earlier):
+            mark = max(text.index(m, at_heading) + len(m) for m in earlier if m in text[at_heading:])
+            text = text[:mark] + "\n\n" + section.rstrip("\n") + text[mark:]
         else:
-            next_heading = text.find("\n## ", after_heading + len(LOGIN_HEADING))
-            if next_heading == -1:
-                text = text.rstrip("\n") + "\n\n" + section
+            # after the intro: before the first subsection, marker or next chapter that follows the heading
+            candidates = [text.find(m, at_heading + len(heading)) for m in ("\n### ", "\n<!-- ", "\n## ")]
+            candidates = [c for c in candidates if c != -1]
+            if candidates:
+                at = min(candidates) + 1
+                text = text[:at] + section + "\n" + text[at:]
             else:
-                text = text[:next_heading].rstrip("\n") + "\n\n" + section + text[next_heading:]
+                text = text.rstrip("\n") + "\n\n" + section
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def write_markdown(path: str, result: dict) -> None:
+    write_section(path, render_section(result), result["section"], order=list(TITLES), start_mark=SECTION_START,
+                  end_mark=SECTION_END, heading=LOGIN_HEADING, heading_intro=LOGIN_INTRO)
 
 
 # --------------------------------------------------------------------------- main

@@ -75,7 +75,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from login_bench import (  # noqa: E402  (the shared pieces of the login benchmark)
     CSRF_RE, HOST, IDP, ROOT, PgDatabase, Server, Stop, _cookie, _Null, _on_signal, base_env, free_port,
-    hardware, machine_busy_seconds, postgres_backend_cpu, run_idp, wait_until_quiet,
+    hardware, machine_busy_seconds, postgres_backend_cpu, run_idp, wait_until_quiet, write_section,
 )
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -822,44 +822,8 @@ def render_section(result: dict) -> str:
 
 
 def write_markdown(path: str, result: dict) -> None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        text = INTRO
-    if OIDC_HEADING not in text:
-        text = text.rstrip("\n") + "\n\n" + OIDC_HEADING + "\n" + OIDC_INTRO
-    section = render_section(result)
-    db = result["database"]
-    start, end = SECTION_START.format(db=db), SECTION_END.format(db=db)
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        at_heading = text.index(OIDC_HEADING)
-        order = list(TITLES)
-        later = [SECTION_START.format(db=d) for d in order[order.index(db) + 1:]]
-        earlier = [SECTION_END.format(db=d) for d in order[:order.index(db)]]
-        positions = [text.index(m, at_heading) for m in later if m in text[at_heading:]]
-        if positions:
-            at = min(positions)
-            text = text[:at] + section + "\n" + text[at:]
-        elif any(m in text[at_heading:] for m in earlier):
-            mark = max((text.index(m, at_heading) + len(m) for m in earlier if m in text[at_heading:]))
-            text = text[:mark] + "\n\n" + section.rstrip("\n") + text[mark:]
-        else:
-            # after the intro: before the first subsection, marker or next chapter that follows the heading
-            candidates = [text.find(m, at_heading + len(OIDC_HEADING)) for m in ("\n### ", "\n<!-- ", "\n## ")]
-            candidates = [c for c in candidates if c != -1]
-            if candidates:
-                at = min(candidates) + 1
-                text = text[:at] + section + "\n" + text[at:]
-            else:
-                text = text.rstrip("\n") + "\n\n" + section
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_section(path, render_section(result), result["database"], order=list(TITLES), start_mark=SECTION_START,
+                  end_mark=SECTION_END, heading=OIDC_HEADING, heading_intro=OIDC_INTRO, file_intro=INTRO)
 
 
 # --------------------------------------------------------------------------- main
