@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -171,50 +170,29 @@ class CollectingMailbox(Mailbox):
 
 # --------------------------------------------------------------------------- processes
 
-def _die_with_parent() -> None:
-    """In a child (Linux): SIGTERM when pytest dies without running its finalizers."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+def _load_demo():
+    """examples/demo.py: the applications' titles and the metadata it registers (the demo as shipped)."""
+    spec = importlib.util.spec_from_file_location("motid_examples_demo", ROOT / "examples" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class Processes:
-    """Servers in their own process groups (the provider's group includes its logout worker)."""
+_DEMO = _load_demo()
+
+
+class Processes(_DEMO.Children):
+    """Servers in their own process groups (the provider's group includes its logout worker): the demo
+    launcher's children (examples/demo.py), started from the repository with a log file each."""
 
     def __init__(self):
-        self.running: list[tuple[str, subprocess.Popen, Path]] = []
+        super().__init__(log_dir=None, verbose=False)
 
     def start(self, name: str, args: list[str], env: dict, log_path: Path) -> None:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent)
+                                       cwd=ROOT, start_new_session=True, preexec_fn=_DEMO._die_with_parent)
         self.running.append((name, process, log_path))
-
-    def dead(self) -> str | None:
-        return next((name for name, process, _ in self.running if process.poll() is not None), None)
-
-    def stop(self) -> None:
-        for _name, process, _log in reversed(self.running):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 20
-        for _name, process, _log in reversed(self.running):
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pass
-            try:    # whatever is left of the group (normally nothing)
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if process.poll() is None:
-                process.wait(timeout=5)
-        self.running.clear()
 
 
 def _tail(path: Path, chars: int = 4000) -> str:
@@ -295,14 +273,6 @@ def _idp_batch(env: dict, commands: list[tuple[list[str], str | None]]) -> list[
                                  f"{outcome['output']}\n{result.stderr[-3000:]}")
     assert len(results) == len(commands), results
     return [outcome["output"] for outcome in results]
-
-
-def _load_demo():
-    """examples/demo.py: the applications' titles and the metadata it registers (the demo as shipped)."""
-    spec = importlib.util.spec_from_file_location("motid_examples_demo", ROOT / "examples" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _client_command(demo, app: dict, workdir: Path) -> tuple[list[str], None]:

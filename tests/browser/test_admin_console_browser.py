@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from tests.browser.conftest import (HOST, ROOT, VI, Authenticator, Processes, RelyingParty, _client_credentials,
+from tests.browser.conftest import (HOST, ROOT, Authenticator, Processes, RelyingParty, _client_credentials,
                                     _idp_batch, _load_demo, _wait_until_up, expect, motid_login,
                                     rp_expect_logged_in, rp_start_login)
 from tests.conftest import PASSWORD, free_port
