@@ -38,15 +38,20 @@ class Report:
                              for p in self.problems]}
 
 
+def _read_csv(actor: Actor, action: str, raw: bytes, required, optional):
+    """(rows, problems) of the file, or :class:`Refused` (422) when it is not a usable CSV at all."""
+    try:
+        return csvio.read(raw, required=required, optional=optional)
+    except csvio.CsvProblem as exc:
+        raise refuse(actor, action, "invalid_csv", message(exc.code), status=422,
+                     fields={"file": exc.code}, extra={"problem": exc.code, "columns": exc.columns}) from None
+
+
 def import_officers(actor: Actor, raw: bytes, *, dry_run: bool = False) -> Report:
     """Create every officer of the file, or none. Raises :class:`Refused` with the report on any problem."""
     action = "account.import"
     require(actor, "accounts.write", action)
-    try:
-        rows, problems = csvio.read(raw, required=OFFICER_REQUIRED, optional=OFFICER_OPTIONAL)
-    except csvio.CsvProblem as exc:
-        raise refuse(actor, action, "invalid_csv", message(exc.code), status=422,
-                     fields={"file": exc.code}, extra={"problem": exc.code, "columns": exc.columns}) from None
+    rows, problems = _read_csv(actor, action, raw, OFFICER_REQUIRED, OFFICER_OPTIONAL)
     report = Report(problems=problems)
     units = _current_units()
     roles = {role.code: role for role in db.session.scalars(select(Role))}
@@ -146,11 +151,7 @@ def import_units(actor: Actor, raw: bytes, *, dry_run: bool = False) -> Report:
     from . import units as unit_rules
     action = "unit.import"
     require(actor, "units.write", action)
-    try:
-        rows, problems = csvio.read(raw, required=UNIT_REQUIRED, optional=UNIT_OPTIONAL)
-    except csvio.CsvProblem as exc:
-        raise refuse(actor, action, "invalid_csv", message(exc.code), status=422,
-                     fields={"file": exc.code}, extra={"problem": exc.code, "columns": exc.columns}) from None
+    rows, problems = _read_csv(actor, action, raw, UNIT_REQUIRED, UNIT_OPTIONAL)
     report = Report(problems=problems)
     stored = {(u.code, u.code_list): u for u in db.session.scalars(select(Unit))}
     seen, placed = set(), []

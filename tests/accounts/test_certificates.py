@@ -382,9 +382,10 @@ def test_business_binds_by_tax_code(app, client, accounts, pki):
     assert bind(client, pki, "business").status_code == 302
 
 
-def test_officer_certificate_with_two_uids(app, client, accounts, pki, clock):
+def logged_in_with_a_second_factor(app, client, accounts, clock, **fields):
+    """An account with an authenticator app, logged in with its password and a code (level 2)."""
     import pyotp
-    accounts(kind="officer", citizen_id="096190000456", email="chau@camau.gov.vn")
+    accounts(**fields)
     with app.app_context():
         from idp.accounts.models import Account
         account = db.session.query(Account).one()
@@ -392,8 +393,14 @@ def test_officer_certificate_with_two_uids(app, client, accounts, pki, clock):
         app.extensions["idp.totp"].enable(account, secret, pyotp.TOTP(secret).at(clock.now), now=clock.now)
         db.session.commit()
     clock.advance(seconds=31)
-    login(client, "chau@camau.gov.vn")
+    login(client, fields["email"])
     post_form(client, "/login/second-factor", {"code": pyotp.TOTP(secret).at(clock.now)})
+    return secret
+
+
+def test_officer_certificate_with_two_uids(app, client, accounts, pki, clock):
+    logged_in_with_a_second_factor(app, client, accounts, clock, kind="officer", citizen_id="096190000456",
+                                   email="chau@camau.gov.vn")
     assert bind(client, pki, "officer").status_code == 302
 
 
@@ -535,16 +542,7 @@ def test_login_page_links_to_certificate_login(client):
 # -- removal and expiry ------------------------------------------------------------------------------
 def test_removal_needs_password_and_second_factor(app, client, accounts, pki, clock):
     import pyotp
-    accounts(email="hoa@example.vn")
-    with app.app_context():
-        from idp.accounts.models import Account
-        account = db.session.query(Account).one()
-        secret = pyotp.random_base32()
-        app.extensions["idp.totp"].enable(account, secret, pyotp.TOTP(secret).at(clock.now), now=clock.now)
-        db.session.commit()
-    clock.advance(seconds=31)
-    login(client, "hoa@example.vn")
-    post_form(client, "/login/second-factor", {"code": pyotp.TOTP(secret).at(clock.now)})
+    secret = logged_in_with_a_second_factor(app, client, accounts, clock, email="hoa@example.vn")
     bind(client, pki, "citizen")
     with app.app_context():
         cert_id = db.session.query(BoundCertificate).one().id
