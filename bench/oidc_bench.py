@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Throughput of MotID's OpenID Connect endpoints under wrk, compared with the Node oidc-provider.
+"""Throughput of MotID's OpenID Connect endpoints under wrk, beside the bare-Flask ceilings and the Node
+oidc-provider (in memory and on PostgreSQL), with the targets of issue 12 computed within the run.
 
 Run from the repository root with the project's virtualenv::
 
     .venv/bin/python bench/oidc_bench.py [--database sqlite|postgresql] [--seconds 10]
-        [--write docs/benchmarks.md] [--skip-node]
+        [--write docs/benchmarks.md] [--node memory,postgresql] [--ceiling-servers ...] [--smoke]
 
 What it does, start to finish:
 
@@ -15,9 +16,14 @@ What it does, start to finish:
    refresh_token and client_credentials; scope ``openid profile email offline_access``;
    ``introspection_allowed``. ``IDP_CODE_SECONDS`` is raised to 3600 so that codes minted before
    a run are still valid when it uses them; nothing else differs from the defaults;
-2. starts ``idp serve --workers 2`` (gunicorn) on a free loopback port, logs the account in once
+2. measures the bare-Flask ceilings (``bench/ceiling_apps.py``: a constant small JSON; one ES256 JWT
+   signed with joserfc per request) under each server ``idp serve`` can use or could use: gunicorn
+   with 2 sync workers, gunicorn with 2 gthread workers and ``idp serve``'s own ``--threads`` default,
+   granian (WSGI interface, 2 workers; a bench-only requirement: ``.venv/bin/pip install
+   'granian>=2,<3'``), each under the same wrk load as MotID below;
+3. starts ``idp serve --workers 2`` on a free loopback port, logs the account in once
    (GET + POST /login) and keeps that one SSO session;
-3. drives each workload with wrk (Lua scripts in ``bench/wrk/``) for ``--seconds`` over
+4. drives each workload with wrk (Lua scripts in ``bench/wrk/``) for ``--seconds`` over
    ``--connections`` keep-alive connections, after ``--warmup`` seconds of the same requests
    where a request can be repeated:
 
@@ -37,18 +43,29 @@ What it does, start to finish:
    an introspection must say ``"active": true``), socket errors, p50/p99 latency, the CPU of the
    server, of PostgreSQL's backends, of wrk itself and of everything else, and /proc/loadavg before
    and after (other people's work on the machine shows there);
-4. unless ``--skip-node``, runs ``npm ci`` in ``bench/node`` if needed, starts the Node
-   ``oidc-provider`` there (``provider.mjs``: the same client id, secret, redirect URI and scope,
+5. for each ``--node`` storage (default both), runs ``npm ci`` in ``bench/node`` if needed, starts the
+   Node ``oidc-provider`` there (``provider.mjs``: the same client id, secret, redirect URI and scope,
    clientCredentials/introspection/revocation enabled, refresh-token rotation, the same account
-   claims, codes, refresh tokens and access tokens minted through its own models) on another
-   free loopback port, and drives the same workloads with the same wrk scripts;
-5. prints both sets of figures and their ratio and, with ``--write``, rewrites this database's
+   claims, codes, refresh tokens and access tokens minted through its own models) on another free
+   loopback port, in memory, then with its tokens, codes, grants and sessions in PostgreSQL
+   (``pg_adapter.mjs``, in a database of its own, ``motid_bench_<pid>_node``, created and dropped
+   here), and drives the same workloads with the same wrk scripts;
+6. prints everything side by side with the targets of issue 12, each a ratio within this run
+   (discovery and JWKS ≥ 0.8 × the constant ceiling under the fastest server measured;
+   client_credentials ≥ 0.7 × the JWT ceiling, UserInfo and introspection ≥ 0.4 × it; refresh and
+   code exchange ≥ 0.5 × oidc-provider on PostgreSQL and ≥ 1,000/s and ≥ 800/s; p99 < 50 ms and no
+   errors everywhere), each marked met or not, and, with ``--write``, rewrites this database's
    section of the given Markdown file (between ``<!-- oidc-bench:<db>:start -->`` and
    ``<!-- oidc-bench:<db>:end -->``).
 
-Needs ``wrk`` (Debian: ``apt-get install -y wrk``) and, for the comparison, Node.js 20+ with npm.
-Everything it starts (servers, temporary folder, PostgreSQL database) is removed on exit, Ctrl-C or
-error. All traffic goes to 127.0.0.1; every loop is bounded in time.
+``--smoke`` proves that the harness works, for CI, in under a minute: every row for 1 s, no warm-up,
+no waiting for an idle machine; it fails only when a run fails or answers with errors, never on a
+figure.
+
+Needs ``wrk`` (Debian: ``apt-get install -y wrk``), granian (above) for its ceilings and, for the
+comparison, Node.js 20+ with npm (and PostgreSQL for the second run). Everything it starts (servers,
+temporary folder, PostgreSQL databases) is removed on exit, Ctrl-C or error. All traffic goes to
+127.0.0.1; every loop is bounded in time.
 """
 from __future__ import annotations
 
@@ -70,11 +87,12 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NamedTuple
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from login_bench import (  # noqa: E402  (the shared pieces of the login benchmark)
-    CSRF_RE, HOST, IDP, ROOT, PgDatabase, Server, Stop, _cookie, _Null, _on_signal, base_env, free_port,
+    CSRF_RE, HOST, IDP, ROOT, VENV_BIN, PgDatabase, Server, Stop, _cookie, _Null, _on_signal, base_env, free_port,
     hardware, machine_busy_seconds, postgres_backend_cpu, run_idp, wait_until_quiet, write_section,
 )
 
@@ -88,16 +106,46 @@ REDIRECT_URI = "http://127.0.0.1/oidc-bench/callback"  # nothing listens there: 
 SCOPE = "openid profile email offline_access"
 CC_SCOPE = "profile email"
 
-# name, title, target req/s (PostgreSQL), wrk script, what a 2xx body must contain (Lua pattern)
+
+
+class Workload(NamedTuple):
+    """One workload and its target, a ratio to a reference measured in the same run (issue 12):
+    ``ref`` is "constant" or "jwt" (that bare-Flask ceiling under the fastest server measured) or
+    "node_pg" (oidc-provider on PostgreSQL, the same workload); ``floor`` an absolute req/s also required."""
+    name: str
+    title: str
+    script: str
+    expect: str  # what a 2xx body must contain (Lua pattern)
+    ref: str
+    factor: float
+    floor: int | None = None
+
+
 WORKLOADS = [
-    ("discovery", "Discovery: GET /.well-known/openid-configuration", 7000, "static.lua", '"issuer"'),
-    ("jwks", "JWKS: GET /jwks.json", 7000, "static.lua", '"keys"'),
-    ("client_credentials", "client_credentials: POST /token", 3000, "static.lua", '"access_token"'),
-    ("userinfo", "UserInfo: GET with a bearer token", 4000, "static.lua", '"sub"'),
-    ("introspection", "Introspection: POST of a valid access token", 4000, "static.lua", '"active"%s*:%s*true'),
-    ("refresh", "Refresh with rotation: POST /token", 1500, "refresh.lua", '"refresh_token"'),
-    ("code", "Code exchange (pre-minted codes): POST /token", 1000, "codes.lua", '"id_token"'),
+    Workload("discovery", "Discovery: GET /.well-known/openid-configuration", "static.lua", '"issuer"', "constant", 0.8),
+    Workload("jwks", "JWKS: GET /jwks.json", "static.lua", '"keys"', "constant", 0.8),
+    Workload("client_credentials", "client_credentials: POST /token", "static.lua", '"access_token"', "jwt", 0.7),
+    Workload("userinfo", "UserInfo: GET with a bearer token", "static.lua", '"sub"', "jwt", 0.4),
+    Workload("introspection", "Introspection: POST of a valid access token", "static.lua", '"active"%s*:%s*true',
+             "jwt", 0.4),
+    Workload("refresh", "Refresh with rotation: POST /token", "refresh.lua", '"refresh_token"', "node_pg", 0.5, 1000),
+    Workload("code", "Code exchange (pre-minted codes): POST /token", "codes.lua", '"id_token"', "node_pg", 0.5, 800),
 ]
+REFERENCES = {
+    "constant": "constant-JSON Flask ceiling, fastest server",
+    "jwt": "ES256-JWT Flask ceiling, fastest server",
+    "node_pg": "oidc-provider on PostgreSQL",
+}
+
+# The bare-Flask ceilings (bench/ceiling_apps.py) and the servers they run under; every one is measured
+# under the same wrk load as MotID.
+CEILING_APPS = [  # name, title, factory in ceiling_apps, what a 2xx body must contain
+    ("constant", "Flask, constant small JSON", "create_constant_app", '"status"'),
+    ("jwt", "Flask, one ES256 JWT signed per request (joserfc)", "create_jwt_app", '"access_token"'),
+]
+CEILING_SERVERS = ["gunicorn-sync", "gunicorn-gthread", "granian"]
+GRANIAN_INSTALL = ".venv/bin/pip install 'granian>=2,<3'"
+NODE_STORAGES = ["memory", "postgresql"]
 P99_TARGET_MS = 50.0
 
 SECTION_START = "<!-- oidc-bench:{db}:start -->"
@@ -114,17 +162,20 @@ section names the exact command, the date and the hardware; rerun the command wi
 OIDC_HEADING = "## OpenID Connect endpoints"
 OIDC_INTRO = """
 `bench/oidc_bench.py` drives each endpoint with wrk (Lua scripts in `bench/wrk/`) over keep-alive
-connections on 127.0.0.1, first against `idp serve --workers 2` (gunicorn, 4 threads per worker),
-then against the Node `oidc-provider` (OpenID Certified, `bench/node/provider.mjs`) configured with
-the same client, account and features, on the same machine in the same run. One confidential
+connections on 127.0.0.1, in one run: first the bare-Flask ceilings (`bench/ceiling_apps.py`: a
+constant small JSON, and one ES256 JWT signed per request) under gunicorn sync, gunicorn gthread (as
+`idp serve` configures it) and granian (WSGI, 2 workers); then `idp serve --workers 2`; then the Node
+`oidc-provider` (OpenID Certified, `bench/node/provider.mjs`) configured with the same client, account
+and features, once in memory and once on PostgreSQL (`bench/node/pg_adapter.mjs`). One confidential
 first-party client (`client_secret_basic`); access tokens for UserInfo and introspection come from a
 real code exchange; refresh tokens rotate on every use, one chain of rotations per wrk
 connection; codes are minted beforehand through the real flow (MotID: GET /authorize?prompt=none with
 one SSO session; oidc-provider: its `AuthorizationCode` model) and each is used once. A request
 counts as an error when the answer is not 2xx, or is 2xx without the expected body (an
-introspection must say `"active": true`). The targets are for PostgreSQL; p99 must stay under
-50 ms. wrk shares the 2 cores with the server, so its own CPU is reported, and so is
-`/proc/loadavg` before and after each run: other people's test suites run on this machine.
+introspection must say `"active": true`). The targets are ratios to references measured in the same
+run (the ceilings under the fastest server, oidc-provider on PostgreSQL) and p99 under 50 ms. wrk
+shares the 2 cores with the servers, so its own CPU is reported, and so is `/proc/loadavg` before and
+after each run: other people's test suites run on this machine.
 """
 
 
@@ -219,11 +270,12 @@ class WrkRun:
         return summary, rusage.ru_utime + rusage.ru_stime, text
 
 
-# --------------------------------------------------------------------------- the two servers
+# --------------------------------------------------------------------------- MotID and oidc-provider
 class Target:
     """What the workloads need from a server: paths, tokens, and which processes to account CPU to."""
 
-    name = ""
+    name = ""  # as printed
+    key = ""  # in file names
     paths: dict[str, str] = {}
 
     def __init__(self, port: int, client_id: str, secret: str):
@@ -257,7 +309,7 @@ class Target:
 
 
 class MotID(Target):
-    name = "MotID"
+    name = key = "MotID"
     paths = {"discovery": "/.well-known/openid-configuration", "jwks": "/jwks.json", "token": "/token",
              "userinfo": "/userinfo", "introspection": "/introspect"}
 
@@ -353,40 +405,61 @@ class MotID(Target):
 
 
 class NodeProvider(Target):
-    """``node bench/node/provider.mjs`` in its own process group, stopped (TERM, then KILL) on exit."""
+    """``node bench/node/provider.mjs`` in its own process group, stopped (TERM, then KILL) on exit.
 
-    name = "oidc-provider"
+    ``storage`` is "memory" (an unbounded in-process store) or "postgresql": then ``pg`` is a fresh
+    database of this run (a :class:`PgDatabase`) and the provider keeps its tokens, codes, grants and sessions
+    there through ``bench/node/pg_adapter.mjs``; the CPU of its PostgreSQL backends is accounted like MotID's."""
+
     paths = {"discovery": "/.well-known/openid-configuration", "jwks": "/jwks", "token": "/token",
              "userinfo": "/me", "introspection": "/token/introspection"}
 
-    def __init__(self, port: int, client_id: str, secret: str, tmp: str, claims: dict, sub: str):
+    def __init__(self, port: int, client_id: str, secret: str, tmp: str, claims: dict, sub: str,
+                 storage: str = "memory", pg=None, pool_size: int = 10):
         super().__init__(port, client_id, secret)
+        self.storage, self.pg = storage, pg
+        self.name = f"oidc-provider ({'PostgreSQL' if storage == 'postgresql' else 'memory'})"
+        self.key = f"node-{storage}"
         self.admin_port = free_port()
-        self.config_path = os.path.join(tmp, "provider.json")
-        self.log_path = os.path.join(tmp, "provider.log")
+        self.config_path = os.path.join(tmp, f"provider-{storage}.json")
+        self.log_path = os.path.join(tmp, f"provider-{storage}.log")
+        config = {"port": port, "adminPort": self.admin_port, "issuer": self.url,
+                  "client": {"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI,
+                             "scope": SCOPE},
+                  "account": {"sub": sub, "claims": claims}, "storage": {"type": "memory"}}
+        if storage == "postgresql":
+            config["storage"] = {"type": "postgresql", "url": f"postgresql://postgres@{HOST}:5432/{pg.name}",
+                                 "poolSize": pool_size}
         with open(self.config_path, "w") as fh:
-            json.dump({"port": port, "adminPort": self.admin_port, "issuer": self.url,
-                       "client": {"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI,
-                                  "scope": SCOPE},
-                       "account": {"sub": sub, "claims": claims}}, fh)
+            json.dump(config, fh)
         self.proc: subprocess.Popen | None = None
+        self.log = None
         self.version = ""
 
+    def pg_cpu(self) -> float | None:
+        return postgres_backend_cpu(self.pg.name) if self.pg else None
+
     @staticmethod
-    def ensure_installed() -> str:
+    def ensure_installed() -> dict:
+        """``npm ci`` unless node_modules holds exactly the locked versions of the direct dependencies;
+        returns them (name -> version)."""
         node, npm = shutil.which("node"), shutil.which("npm")
         if node is None or npm is None:
             raise RuntimeError("Node.js (node and npm) is needed for the oidc-provider comparison; "
                                "or run with --skip-node")
-        package = os.path.join(NODE_DIR, "node_modules", "oidc-provider", "package.json")
         with open(os.path.join(NODE_DIR, "package-lock.json")) as fh:
-            locked = json.load(fh)["packages"]["node_modules/oidc-provider"]["version"]
-        installed = None
-        if os.path.exists(package):
-            with open(package) as fh:
-                installed = json.load(fh)["version"]
-        if installed != locked:
-            print(f"npm ci in {os.path.relpath(NODE_DIR, ROOT)} (oidc-provider {locked})", flush=True)
+            packages = json.load(fh)["packages"]
+        locked = {name: packages[f"node_modules/{name}"]["version"] for name in packages[""]["dependencies"]}
+
+        def installed(name: str) -> str | None:
+            try:
+                with open(os.path.join(NODE_DIR, "node_modules", name, "package.json")) as fh:
+                    return json.load(fh)["version"]
+            except (OSError, ValueError, KeyError):
+                return None
+        if any(installed(name) != version for name, version in locked.items()):
+            print(f"npm ci in {os.path.relpath(NODE_DIR, ROOT)} "
+                  f"({', '.join(f'{k} {v}' for k, v in locked.items())})", flush=True)
             done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
                                   text=True, timeout=300)
             if done.returncode != 0:
@@ -394,20 +467,25 @@ class NodeProvider(Target):
         return locked
 
     def __enter__(self):
-        self.version = self.ensure_installed()
+        self.versions = self.ensure_installed()
+        self.version = self.versions["oidc-provider"]
         self.log = open(self.log_path, "wb")
         env = {**os.environ, "NODE_ENV": "production"}
         self.proc = subprocess.Popen([shutil.which("node"), "provider.mjs", self.config_path], cwd=NODE_DIR, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"provider.mjs exited with {self.proc.returncode}:\n{self.tail()}")
-            if '"ready":true' in self.tail():
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"provider.mjs not ready after 60 s:\n{self.tail()}")
+        try:  # __exit__ does not run when __enter__ raises: stop it here then
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"provider.mjs exited with {self.proc.returncode}:\n{self.tail()}")
+                if '"ready":true' in self.tail():
+                    return self
+                time.sleep(0.2)
+            raise RuntimeError(f"provider.mjs not ready after 60 s:\n{self.tail()}")
+        except BaseException:
+            self.__exit__()
+            raise
 
     def tail(self, n: int = 4000) -> str:
         try:
@@ -428,7 +506,8 @@ class NodeProvider(Target):
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
     def server_cpu(self) -> float:
         return proc_cpu(self.proc.pid)
@@ -448,6 +527,120 @@ class NodeProvider(Target):
 
     def access_token(self) -> str:
         return self._mint(access=1)["access"][0]
+
+
+# --------------------------------------------------------------------------- the bare-Flask ceilings
+SERVER_WORKERS = 2  # MotID runs under `idp serve --workers 2`; every ceiling server gets as many processes
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every live descendant (granian's and gunicorn's workers, whatever the depth)."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    todo += [int(p) for p in fh.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def serve_defaults() -> dict:
+    """``idp serve``'s own option defaults (threads per worker, access log), read from the command itself so
+    that the gthread ceiling runs as ``idp serve`` configures gunicorn."""
+    try:
+        from idp.cli import serve
+        return {param.name: param.default for param in serve.params}
+    except Exception as exc:  # an idp that does not import: say so, use what it was when this was written
+        print(f"warning: could not read idp serve's defaults ({exc}); assuming 4 threads, no access log",
+              file=sys.stderr)
+        return {"threads": 4, "access_log": False}
+
+
+def granian_bin() -> str | None:
+    path = os.path.join(VENV_BIN, "granian")
+    return path if os.path.exists(path) else shutil.which("granian")
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (done.stdout + done.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def describe_server(kind: str, threads: int) -> str:
+    return {
+        "gunicorn-sync": f"gunicorn, {SERVER_WORKERS} sync workers",
+        "gunicorn-gthread": f"gunicorn, {SERVER_WORKERS} gthread workers x {threads} threads (as `idp serve`)",
+        "granian": f"granian, WSGI interface, {SERVER_WORKERS} workers (its defaults otherwise)",
+    }[kind]
+
+
+class CeilingServer(Server):
+    """One of ``bench/ceiling_apps.py``'s applications under one server, in its own process group (stopped
+    like ``idp serve``: TERM, then KILL); its CPU is that of the whole process tree."""
+
+    def __init__(self, kind: str, factory: str, port: int, tmp: str, threads: int, log_path: str):
+        if kind == "granian":
+            cmd = [granian_bin(), "--interface", "wsgi", "--host", HOST, "--port", str(port),
+                   "--workers", str(SERVER_WORKERS), "--no-ws", "--factory", "--working-dir", BENCH_DIR,
+                   f"ceiling_apps:{factory}"]
+        else:
+            worker_class, n = ("sync", 1) if kind == "gunicorn-sync" else ("gthread", threads)
+            cmd = [os.path.join(VENV_BIN, "gunicorn"), "--bind", f"{HOST}:{port}", "--workers", str(SERVER_WORKERS),
+                   "--worker-class", worker_class, "--threads", str(n), "--graceful-timeout", "10",
+                   "--pythonpath", BENCH_DIR, f"ceiling_apps:{factory}()"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "GRANIAN_", "GUNICORN_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        self.cmd, self.env, self.cwd, self.port, self.log_path = cmd, env, tmp, port, log_path
+        self.proc = None
+
+    def cpu_seconds(self) -> float:
+        return sum(proc_cpu(pid) for pid in tree_pids(self.proc.pid))
+
+
+class Ceiling(Target):
+    paths = {"ceiling": "/"}
+
+    def __init__(self, port: int, server: CeilingServer, app: str, kind: str):
+        super().__init__(port, "", "")
+        self.server = server
+        self.name, self.key = f"ceiling {app} / {kind}", f"ceiling-{app}-{kind}"
+
+    def server_cpu(self) -> float:
+        return self.server.cpu_seconds()
+
+
+def run_ceilings(args, wrk: str, tmp: str, threads: int, apps: set[str]) -> dict:
+    """{app: {server: result}}: each ceiling application in ``apps`` under each server, the same wrk load as
+    MotID."""
+    results: dict[str, dict] = {}
+    for kind in args.ceiling_servers:
+        for app, _, factory, expect in CEILING_APPS:
+            if app not in apps:
+                continue
+            port = free_port()
+            log_path = os.path.join(tmp, f"ceiling-{app}-{kind}.log")
+            with CeilingServer(kind, factory, port, tmp, threads, log_path) as server:
+                server.wait_healthy()
+                target = Ceiling(port, server, app, kind)
+                env = {"BENCH_HEADERS": "", "BENCH_EXPECT": expect, "BENCH_METHOD": "GET", "BENCH_PATH": "/"}
+                print(f"[ceiling] {app} under {kind}: {args.seconds:g} s, {args.connections} connections, "
+                      f"load {loadavg()}", flush=True)
+                try:
+                    result = measure(args, wrk, target, f"ceiling-{app}", "static.lua", env, warm=True)
+                except RuntimeError as exc:
+                    raise RuntimeError(f"{exc}\nserver log:\n{server.tail()}") from None
+            results.setdefault(app, {})[kind] = result
+            print(f"[ceiling] {app} under {kind}: {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
+                  f"p99 {result['p99']:.1f} ms, errors {errors_total(result)}; CPU per request: server "
+                  f"{result['server_ms']:.3f} ms, wrk {result['wrk_ms']:.3f} ms", flush=True)
+    return results
 
 
 # --------------------------------------------------------------------------- the workloads
@@ -595,7 +788,7 @@ def run_workloads(args, wrk: str, target: Target, tmp: str, selected: list[str])
     results: dict[str, dict] = {}
     base = {"BENCH_HEADERS": ""}
     form = "Content-Type: application/x-www-form-urlencoded"
-    for name, title, _, script, expect in WORKLOADS:
+    for name, _, script, expect, *_ in WORKLOADS:
         if name not in selected:
             continue
         env = dict(base, BENCH_EXPECT=expect)
@@ -621,7 +814,7 @@ def run_workloads(args, wrk: str, target: Target, tmp: str, selected: list[str])
         elif name == "refresh":
             tokens = target.refresh_tokens(args.connections)  # one per connection, each its own family
             env.update(BENCH_PATH=target.paths["token"], BENCH_HEADERS=f"Authorization: {target.auth}",
-                       BENCH_TOKENS_FILE=write_lines(os.path.join(tmp, f"refresh-{target.name}.txt"), tokens))
+                       BENCH_TOKENS_FILE=write_lines(os.path.join(tmp, f"refresh-{target.key}.txt"), tokens))
             result = measure(args, wrk, target, name, script, env, warm=False)
             result["extra"]["chains"] = len(tokens)
         else:  # code exchange
@@ -650,7 +843,7 @@ def run_code_exchange(args, wrk, target: Target, tmp: str, env: dict, refresh: d
               f"({len(codes) / max(minted_in, 1e-6):.0f}/s)", flush=True)
         env = dict(env, BENCH_PATH=target.paths["token"], BENCH_HEADERS=f"Authorization: {target.auth}",
                    BENCH_REDIRECT_URI=REDIRECT_URI,
-                   BENCH_CODES_FILE=write_lines(os.path.join(tmp, f"codes-{target.name}-{attempt}.txt"), codes))
+                   BENCH_CODES_FILE=write_lines(os.path.join(tmp, f"codes-{target.key}-{attempt}.txt"), codes))
         result = measure(args, wrk, target, "code", "codes.lua", env, warm=False)
         result["extra"].update(minted=len(codes), mint_seconds=minted_in, attempt=attempt)
         attempts.append(result)
@@ -678,50 +871,10 @@ def fmt_errors(r: dict) -> str:
     return ", ".join(parts)
 
 
-def verdict(r: dict, target: int) -> str:
-    ok = r["rps"] >= target and errors_total(r) == 0 and r["p99"] < P99_TARGET_MS
-    return "yes" if ok else "**no**"
-
-
-def print_result(result: dict) -> None:
-    motid, node = result["motid"], result.get("node") or {}
-    print(f"\n{TITLES[result['database']]}: {result['seconds']:g} s per workload, {result['connections']} connections, "
-          f"wrk -t{result['wrk_threads']}")
-    header = f"  {'workload':<20}{'target':>7}{'MotID/s':>9}{'p50':>7}{'p99':>7}{'err':>6}{'met':>5}"
-    if node:
-        header += f"{'node/s':>9}{'p50':>7}{'p99':>7}{'err':>6}{'ratio':>7}"
-    print(header + "   server/wrk/other cores   loadavg before -> after")
-    for name, _, target, _, _ in WORKLOADS:
-        if name not in motid:
-            continue
-        r = motid[name]
-        line = (f"  {name:<20}{target:>7}{r['rps']:>9.0f}{r['p50']:>7.1f}{r['p99']:>7.1f}{errors_total(r):>6}"
-                f"{verdict(r, target).strip('*'):>5}")
-        if node.get(name):
-            n = node[name]
-            line += (f"{n['rps']:>9.0f}{n['p50']:>7.1f}{n['p99']:>7.1f}{errors_total(n):>6}"
-                     f"{r['rps'] / n['rps']:>7.2f}")
-        line += (f"   {r['server_cores']:.2f}/{r['wrk_cores']:.2f}/{r['other_cores']:.2f}"
-                 f"   {r['load_before']} -> {r['load_after']}")
-        print(line)
-    print("  CPU per request (ms) and the rate it allows on an idle machine:")
-    for name, _, target, _, _ in WORKLOADS:
-        if name not in motid:
-            continue
-        r = motid[name]
-        line = f"  {name:<20} MotID {cpu_text(r):<26} wrk {r['wrk_ms']:.2f}  ceiling {ceiling(r, result['cores']):>7,.0f}/s"
-        if node.get(name):
-            n = node[name]
-            line += (f"   oidc-provider {n['server_ms']:.2f} wrk {n['wrk_ms']:.2f}  ceiling "
-                     f"{ceiling(n, result['cores'], 1):>7,.0f}/s  ratio "
-                     f"{ceiling(r, result['cores']) / ceiling(n, result['cores'], 1):.2f}")
-        print(line)
-    print(f"  hardware            {result['hardware']}")
-
-
-def ceiling(r: dict, cores: int, server_cores: int | None = None) -> float:
-    """The rate the CPU per request allows on an otherwise idle machine; ``server_cores`` caps the server
-    (one Node process uses one core; MotID's 2 workers can use both)."""
+def cpu_rate(r: dict, cores: int, server_cores: int | None = None) -> float:
+    """The rate the CPU per request allows on an otherwise idle machine: ``cores`` ÷ (server + PostgreSQL +
+    wrk) CPU per request; ``server_cores`` caps the server (one Node process uses one core; MotID's and the
+    ceilings' 2 workers can use both)."""
     total = r["server_ms"] + (r["pg_ms"] or 0) + r["wrk_ms"]
     rate = cores * 1000 / total if total > 0 else float("inf")
     if server_cores is not None and r["server_ms"] > 0:
@@ -735,85 +888,224 @@ def cpu_text(r: dict) -> str:
     return f"{r['server_ms'] + r['pg_ms']:.2f} ms ({r['server_ms']:.2f} + {r['pg_ms']:.2f})"
 
 
-def render_section(result: dict) -> str:
-    motid, node = result["motid"], result.get("node") or {}
-    pg = result["database"] == "postgresql"
-    lines = [SECTION_START.format(db=result["database"]), f"### {TITLES[result['database']]}", ""]
-    head = "| Workload | Target req/s | MotID req/s | MotID errors | MotID p50 / p99 | Met |"
-    rule = "| --- | ---: | ---: | --- | --- | :---: |"
-    if node:
-        head += " oidc-provider req/s | its errors | its p50 / p99 | MotID ÷ oidc-provider |"
-        rule += " ---: | --- | --- | ---: |"
-    lines += [head, rule]
-    for name, title, target, _, _ in WORKLOADS:
-        if name not in motid:
+def best_ceilings(result: dict) -> dict[str, tuple[str, dict]]:
+    """{app: (server, result)}: the fastest server measured for each ceiling application."""
+    out = {}
+    for app, by_server in (result.get("ceilings") or {}).items():
+        if by_server:
+            out[app] = max(by_server.items(), key=lambda kv: kv[1]["rps"])
+    return out
+
+
+def target_text(w: Workload, best: dict) -> str:
+    if w.ref in ("constant", "jwt"):
+        ref = f"{w.ref} ceiling" + (f" ({best[w.ref][0]})" if w.ref in best else "")
+    else:
+        ref = "oidc-provider on PostgreSQL"
+    return f"≥ {w.factor:g} × {ref}" + (f" and ≥ {w.floor:,}/s" if w.floor else "")
+
+
+def evaluate(result: dict) -> dict[str, dict]:
+    """Each MotID workload against its issue-12 target, every reference from this same run: the ratio of
+    req/s (the target), the same ratio of the rates the CPU per request allows (less sensitive to other
+    processes on the machine; for information), the absolute floor, p99 < 50 ms and no errors."""
+    motid, node_pg, cores = result["motid"], result.get("node_pg") or {}, result["cores"]
+    best = best_ceilings(result)
+    out = {}
+    for w in WORKLOADS:
+        r = motid.get(w.name)
+        if r is None:
             continue
-        r = motid[name]
-        row = (f"| {title} | {target:,} | **{r['rps']:,.0f}**{' (' + r['note'] + ')' if r.get('note') else ''} "
-               f"| {fmt_errors(r)} | {r['p50']:.1f} / {r['p99']:.1f} ms | {verdict(r, target)} |")
-        if node.get(name):
-            n = node[name]
-            row += (f" {n['rps']:,.0f}{' (' + n['note'] + ')' if n.get('note') else ''} | {fmt_errors(n)} "
-                    f"| {n['p50']:.1f} / {n['p99']:.1f} ms | **{r['rps'] / n['rps']:.2f}** |")
-        elif node:
-            row += " – | – | – | – |"
-        lines.append(row)
-    lines += ["", "CPU per request, measured during the same runs (noise-robust where req/s is not: other "
-              "processes take cores, not CPU time per request), the rate it implies on this machine with nothing "
-              f"else running (≈ ceiling: MotID {result['cores']} cores ÷ (gunicorn{' + PostgreSQL' if pg else ''} + wrk) CPU per "
-              "request; oidc-provider, one Node process, min(1 core ÷ node, "
-              f"{result['cores']} cores ÷ (node + wrk))), the cores other processes used, and `/proc/loadavg` "
-              "(1, 5, 15 min) before → after:", ""]
-    head = "| Workload | MotID CPU/request: gunicorn" + (" + PostgreSQL" if pg else "") + " | wrk | ≈ ceiling |"
-    rule = "| --- | ---: | ---: | ---: |"
-    if node:
-        head += " oidc-provider CPU/request: node | wrk | ≈ ceiling | ceiling ratio |"
-        rule += " ---: | ---: | ---: | ---: |"
-    head += " other processes (cores) | loadavg before → after |"
-    rule += " --- | --- |"
-    if node:
-        head = head.replace(" other processes (cores) | loadavg before → after |",
-                            " other processes (cores): MotID / node run | loadavg, MotID run | loadavg, node run |")
-        rule += " --- |"
-    lines += [head, rule]
-    for name, title, _, _, _ in WORKLOADS:
-        if name not in motid:
+        ref, ref_rate = None, None
+        if w.ref in best:
+            ref = best[w.ref][1]
+            ref_rate = cpu_rate(ref, cores)
+        elif w.ref == "node_pg" and w.name in node_pg:
+            ref = node_pg[w.name]
+            ref_rate = cpu_rate(ref, cores, 1)
+        misses = []
+        ratio = r["rps"] / ref["rps"] if ref and ref["rps"] > 0 else None
+        if ratio is None:
+            misses.append(f"{REFERENCES[w.ref]} not measured")
+        elif ratio < w.factor:
+            misses.append(f"ratio {ratio:.2f} < {w.factor:g}")
+        if w.floor and r["rps"] < w.floor:
+            misses.append(f"{r['rps']:,.0f}/s < {w.floor:,}/s")
+        if r["p99"] >= P99_TARGET_MS:
+            misses.append(f"p99 {r['p99']:.1f} ms ≥ {P99_TARGET_MS:g} ms")
+        if errors_total(r):
+            misses.append(f"{errors_total(r)} errors")
+        out[w.name] = {
+            "target": target_text(w, best), "ref_rps": ref["rps"] if ref else None,
+            "need": max(w.factor * ref["rps"] if ref else 0.0, float(w.floor or 0)),
+            "ratio": ratio, "cpu_ratio": cpu_rate(r, cores) / ref_rate if ref_rate else None,
+            "misses": misses, "met": not misses,
+        }
+    return out
+
+
+def _n(value, fmt: str = ",.0f", none: str = "–") -> str:
+    return none if value is None else format(value, fmt)
+
+
+def _rps(r: dict | None) -> str:
+    if not r:
+        return "–"
+    text = f"{r['rps']:,.0f}"
+    if errors_total(r):
+        text += f" ({errors_total(r)} err)"
+    if r.get("note"):
+        text += " (ran out of codes)"
+    return text
+
+
+def print_result(result: dict) -> None:
+    motid, node, node_pg = result["motid"], result.get("node") or {}, result.get("node_pg") or {}
+    ceilings, cores = result.get("ceilings") or {}, result["cores"]
+    print(f"\n{TITLES[result['database']]}: {result['seconds']:g} s per workload after {result['warmup']:g} s warm-up, "
+          f"{result['connections']} connections, wrk -t{result['wrk_threads']}"
+          + ("  [SMOKE RUN: the figures mean nothing]" if result.get("smoke") else ""))
+    if ceilings:
+        servers = [k for k in CEILING_SERVERS if any(k in by for by in ceilings.values())]
+        print("  Bare-Flask ceilings (bench/ceiling_apps.py): req/s, p99, errors, server CPU per request")
+        print(f"  {'':<10}" + "".join(f"{k:>36}" for k in servers))
+        for app, _, _, _ in CEILING_APPS:
+            if app not in ceilings:
+                continue
+            cells = []
+            for kind in servers:
+                c = ceilings[app].get(kind)
+                cells.append(f"{c['rps']:>8,.0f}/s p99 {c['p99']:5.1f} err {errors_total(c):>2} {c['server_ms']:.3f} ms"
+                             if c else "–")
+            print(f"  {app:<10}" + "".join(f"{cell:>36}" for cell in cells))
+    evaluation = evaluate(result)
+    print(f"  {'workload':<19}{'MotID/s':>9}{'p50':>6}{'p99':>7}{'err':>5}{'CPU/req':>9}{'node/s':>9}{'node-pg/s':>10}"
+          f"  {'target':<44}{'ref/s':>8}{'need/s':>8}{'ratio':>7}{'cpu-r':>7}  met")
+    for w in WORKLOADS:
+        if w.name not in motid:
             continue
-        r = motid[name]
-        row = f"| {name} | {cpu_text(r)} | {r['wrk_ms']:.2f} ms | {ceiling(r, result['cores']):,.0f}/s |"
-        others, loads = f"{r['other_cores']:.2f}", f"{r['load_before']} → {r['load_after']}"
-        if node.get(name):
-            n = node[name]
-            row += (f" {n['server_ms']:.2f} ms | {n['wrk_ms']:.2f} ms | {ceiling(n, result['cores'], 1):,.0f}/s "
-                    f"| **{ceiling(r, result['cores']) / ceiling(n, result['cores'], 1):.2f}** |")
-            others += f" / {n['other_cores']:.2f}"
-            loads += f" | {n['load_before']} → {n['load_after']}"
-        elif node:
-            row += " – | – | – | – |"
-            loads += " | –"
-        lines.append(row + f" {others} | {loads} |")
-    code, refresh = motid.get("code", {}), motid.get("refresh", {})
+        r, e = motid[w.name], evaluation[w.name]
+        cpu = r["server_ms"] + (r["pg_ms"] or 0)
+        n, npg = node.get(w.name), node_pg.get(w.name)
+        print(f"  {w.name:<19}{r['rps']:>9,.0f}{r['p50']:>6.1f}{r['p99']:>7.1f}{errors_total(r):>5}{cpu:>7.2f}ms"
+              f"{_n(n and n['rps']):>9}{_n(npg and npg['rps']):>10}  {e['target']:<44}{_n(e['ref_rps']):>8}"
+              f"{_n(e['need'] or None):>8}{_n(e['ratio'], '.2f'):>7}{_n(e['cpu_ratio'], '.2f'):>7}  "
+              + ("yes" if e["met"] else "NO: " + "; ".join(e["misses"])))
+    print(f"  every target also needs p99 < {P99_TARGET_MS:g} ms and no errors; ratio = MotID ÷ reference in req/s "
+          "(the target); cpu-r = the same ratio of the rates the CPU per request allows (for information)")
+    print("  CPU per request (server + PostgreSQL / wrk, ms) and the rate it allows on an idle machine; "
+          "other processes' cores; loadavg:")
+    for w in WORKLOADS:
+        if w.name not in motid:
+            continue
+        r = motid[w.name]
+        line = (f"  {w.name:<19} MotID {cpu_text(r):<24} / {r['wrk_ms']:.2f} -> {cpu_rate(r, cores):>6,.0f}/s")
+        for label, runs in (("node", node), ("node-pg", node_pg)):
+            if runs.get(w.name):
+                n = runs[w.name]
+                line += f" | {label} {cpu_text(n)} / {n['wrk_ms']:.2f} -> {cpu_rate(n, cores, 1):>6,.0f}/s"
+        print(line + f" | other {r['other_cores']:.2f} cores, load {r['load_before']} -> {r['load_after']}")
+    for name, runs in (("MotID", motid), ("oidc-provider (PostgreSQL)", node_pg)):
+        details = run_details(runs)
+        if details:
+            print(f"  {name}: {'; '.join(details)}")
+    print(f"  hardware            {result['hardware']}")
+
+
+def run_details(runs: dict) -> list[str]:
+    code, refresh = runs.get("code", {}), runs.get("refresh", {})
     details = []
     if code:
         details.append(f"code exchange used {code['extra'].get('used', 0):,} of {code['extra'].get('minted', 0):,} "
-                       f"codes minted through GET /authorize in {code['extra'].get('mint_seconds', 0):.0f} s"
+                       f"codes minted in {code['extra'].get('mint_seconds', 0):.0f} s"
                        + (f" (run {code['extra']['attempt']}: the first ran out)" if code['extra'].get('attempt', 1) > 1
                           else ""))
     if refresh:
         details.append(f"refresh ran {refresh['extra'].get('chains', 0)} chains, "
                        f"{refresh['extra'].get('rotations', 0):,} rotations")
+    return details
+
+
+def render_section(result: dict) -> str:
+    motid, node, node_pg = result["motid"], result.get("node") or {}, result.get("node_pg") or {}
+    ceilings, cores = result.get("ceilings") or {}, result["cores"]
+    pg = result["database"] == "postgresql"
+    evaluation = evaluate(result)
+    lines = [SECTION_START.format(db=result["database"]), f"### {TITLES[result['database']]}", ""]
+    lines += [f"Every target also needs p99 < {P99_TARGET_MS:g} ms and no errors. Ratio: MotID ÷ the reference, "
+              "both in req/s, both from this run (the target); CPU ratio: the same for the rates their CPU per "
+              "request allows on an idle machine (less sensitive to other processes; for information).", "",
+              "| Workload | MotID req/s | MotID CPU/request" + (" (server + PostgreSQL)" if pg else "")
+              + " | MotID p50 / p99 | MotID errors | oidc-provider in memory req/s | oidc-provider on PostgreSQL req/s "
+              "| Target | Reference req/s | Ratio | CPU ratio | Met |",
+              "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
+    for w in WORKLOADS:
+        if w.name not in motid:
+            continue
+        r, e = motid[w.name], evaluation[w.name]
+        lines.append(
+            f"| {w.title} | **{r['rps']:,.0f}**{' (' + r['note'] + ')' if r.get('note') else ''} | {cpu_text(r)} "
+            f"| {r['p50']:.1f} / {r['p99']:.1f} ms | {fmt_errors(r)} | {_rps(node.get(w.name))} "
+            f"| {_rps(node_pg.get(w.name))} | {e['target']} | {_n(e['ref_rps'])} | **{_n(e['ratio'], '.2f')}** "
+            f"| {_n(e['cpu_ratio'], '.2f')} | {'yes' if e['met'] else '**no**: ' + '; '.join(e['misses'])} |")
+    if ceilings:
+        servers = [k for k in CEILING_SERVERS if any(k in by for by in ceilings.values())]
+        lines += ["", "The bare-Flask ceilings (`bench/ceiling_apps.py`: not MotID, the most a Flask endpoint does on "
+                  "this stack), same load: req/s; p50 / p99; server CPU per request. The fastest server of each row "
+                  "is the reference of the targets above.", "",
+                  "| Ceiling | " + " | ".join(describe_server(k, result["threads"]) for k in servers) + " |",
+                  "| --- |" + " ---: |" * len(servers)]
+        for app, title, _, _ in CEILING_APPS:
+            if app not in ceilings:
+                continue
+            cells = []
+            for kind in servers:
+                c = ceilings[app].get(kind)
+                cells.append(f"**{c['rps']:,.0f}**{f' ({errors_total(c)} err)' if errors_total(c) else ''}; "
+                             f"{c['p50']:.1f} / {c['p99']:.1f} ms; {c['server_ms']:.3f} ms" if c else "–")
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines += ["", "CPU per request during the same runs (server" + (" + PostgreSQL backends" if pg else "")
+              + " / wrk), the rate it allows on this machine with nothing else running "
+              f"({cores} cores ÷ all of it; one Node process is also capped at 1 core ÷ node), the cores other "
+              "processes used and `/proc/loadavg` (1, 5, 15 min) before → after:", "",
+              "| Workload | MotID | ≈ rate | oidc-provider, memory | ≈ rate | oidc-provider, PostgreSQL (node + PostgreSQL) "
+              "| ≈ rate | other processes (cores): MotID / memory / PostgreSQL | loadavg, MotID run |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for w in WORKLOADS:
+        if w.name not in motid:
+            continue
+        r = motid[w.name]
+        row = f"| {w.name} | {cpu_text(r)} / {r['wrk_ms']:.2f} ms | {cpu_rate(r, cores):,.0f}/s |"
+        others = [f"{r['other_cores']:.2f}"]
+        for runs in (node, node_pg):
+            n = runs.get(w.name)
+            if n:
+                row += f" {cpu_text(n)} / {n['wrk_ms']:.2f} ms | {cpu_rate(n, cores, 1):,.0f}/s |"
+                others.append(f"{n['other_cores']:.2f}")
+            else:
+                row += " – | – |"
+                others.append("–")
+        lines.append(row + f" {' / '.join(others)} | {r['load_before']} → {r['load_after']} |")
     lines += [
         "",
         f"- Command: `{result['command']}`",
         f"- Date: {result['date']}",
         f"- Hardware: {result['hardware']}",
-        f"- MotID: `idp serve --workers 2` (gunicorn, 2 workers x 4 threads, access log on); Python "
-        f"{platform.python_version()}, {result['db_version']}",
+        f"- MotID: `idp serve --workers 2` with its defaults ({result['threads']} threads per worker, access log "
+        f"{'on' if result['access_log'] else 'off'}); Python {platform.python_version()}, {result['db_version']}",
     ]
-    if node:
-        lines.append(f"- oidc-provider {result['node_version']} on Node.js {result['node_runtime']}, one process, "
-                     "in-memory storage; opaque access tokens (its default; MotID's are ES256 JWTs it also records), "
-                     "ID tokens ES256 like MotID's")
+    if ceilings:
+        lines.append(f"- Ceilings: Flask {result['versions'].get('flask', '?')}, joserfc "
+                     f"{result['versions'].get('joserfc', '?')}, {result['versions'].get('gunicorn', '?')}"
+                     + (f", {result['versions']['granian']}" if "granian" in result["versions"] else ""))
+    if node or node_pg:
+        lines.append(f"- oidc-provider {result['node_version']} on Node.js {result['node_runtime']}, one process; "
+                     "opaque access tokens (its default; MotID's are ES256 JWTs it also records), ID tokens ES256 like "
+                     "MotID's; in memory (an unbounded in-process store) and on PostgreSQL (`bench/node/pg_adapter.mjs`, "
+                     f"pg {result['node_versions'].get('pg', '?')}, pool of {result['node_pool']}, its own database)")
+    details = [f"MotID: {'; '.join(run_details(motid))}"] if run_details(motid) else []
+    if run_details(node_pg):
+        details.append(f"oidc-provider on PostgreSQL: {'; '.join(run_details(node_pg))}")
     lines.append(f"- Load: wrk {result['wrk_version']}, -t{result['wrk_threads']} -c{result['connections']}, "
                  f"{result['warmup']:g} s warm-up (repeatable requests only) then {result['seconds']:g} s per workload"
                  + (f"; {'; '.join(details)}" if details else ""))
@@ -827,6 +1119,14 @@ def write_markdown(path: str, result: dict) -> None:
 
 
 # --------------------------------------------------------------------------- main
+class NamedPgDatabase(PgDatabase):
+    """A fresh database of this run under another name (oidc-provider's: ``motid_bench_<pid>_node``)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -837,12 +1137,25 @@ def main(argv=None) -> int:
                         help="wrk keep-alive connections (default 8: 2 workers x 4 threads)")
     parser.add_argument("--wrk-threads", type=int, default=1,
                         help="wrk threads (default 1: one core is plenty for wrk; the server needs the rest)")
-    parser.add_argument("--only", help="comma-separated workloads: " + ",".join(w[0] for w in WORKLOADS))
+    parser.add_argument("--only", help="comma-separated workloads: " + ",".join(w.name for w in WORKLOADS))
     parser.add_argument("--max-codes", type=int, default=60000, help="most codes minted for one run (default 60000)")
     parser.add_argument("--mint-timeout", type=float, default=180, help="longest code minting (default 180 s)")
     parser.add_argument("--quiet-wait", type=float, default=30,
                         help="wait up to this many seconds for an idle machine before measuring (default 30)")
-    parser.add_argument("--skip-node", action="store_true", help="do not run the Node oidc-provider comparison")
+    parser.add_argument("--ceiling-servers", default=",".join(CEILING_SERVERS),
+                        help="servers for the bare-Flask ceilings, comma-separated (default: all of "
+                             f"{','.join(CEILING_SERVERS)}); 'none' skips the ceilings")
+    parser.add_argument("--node", default=",".join(NODE_STORAGES),
+                        help="oidc-provider runs, comma-separated storages (default memory,postgresql: both; the "
+                             "PostgreSQL one needs the server on 127.0.0.1:5432 whatever --database says); "
+                             "'none' skips them")
+    parser.add_argument("--skip-node", action="store_true", help="the same as --node none")
+    parser.add_argument("--node-pool", type=int, default=10,
+                        help="pg pool size of oidc-provider on PostgreSQL (default 10, node-postgres' default)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="prove the harness works, in well under a minute (for CI): every row, 1 s each, no "
+                             "warm-up, no waiting for an idle machine, at most 400 codes; exits non-zero only when a run "
+                             "fails or answers with errors, never because of a figure; not with --write")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this database's section of this file")
     parser.add_argument("--profile", metavar="DIR",
                         help="run py-spy on the gunicorn workers during each MotID workload, keep the collapsed "
@@ -852,6 +1165,11 @@ def main(argv=None) -> int:
                         help="py-spy executable for --profile (default: on PATH, else /tmp/pyspy/bin/py-spy, where "
                              "`.venv/bin/pip install --target /tmp/pyspy py-spy` puts it)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        if args.write:
+            parser.error("--smoke figures mean nothing: not with --write")
+        args.seconds, args.warmup, args.quiet_wait = 1, 0, 0
+        args.max_codes, args.mint_timeout = min(args.max_codes, 400), min(args.mint_timeout, 60)
     if args.profile and args.write:
         parser.error("--profile and --write do not go together: profiling slows the server down")
     if args.profile and not os.path.exists(args.py_spy):
@@ -859,14 +1177,20 @@ def main(argv=None) -> int:
                      "/tmp/pyspy py-spy)")
     if args.profile:
         args.profile = os.path.abspath(args.profile)
-    if args.seconds < 1 or args.warmup < 0 or args.connections < 1 or args.wrk_threads < 1:
-        parser.error("--seconds must be at least 1, --connections and --wrk-threads positive, --warmup not negative")
+    if args.seconds < 1 or args.warmup < 0 or args.connections < 1 or args.wrk_threads < 1 or args.node_pool < 1:
+        parser.error("--seconds must be at least 1, --connections, --wrk-threads and --node-pool positive, "
+                     "--warmup not negative")
     if args.connections % args.wrk_threads:
         parser.error("--connections must be a multiple of --wrk-threads (wrk splits them evenly)")
-    selected = [w[0] for w in WORKLOADS]
+    args.ceiling_servers = _choices(parser, "--ceiling-servers", args.ceiling_servers, CEILING_SERVERS)
+    args.node = [] if args.skip_node else _choices(parser, "--node", args.node, NODE_STORAGES)
+    if "granian" in args.ceiling_servers and granian_bin() is None:
+        parser.error(f"granian is not installed (a bench-only requirement): {GRANIAN_INSTALL}; or leave it out "
+                     "with --ceiling-servers gunicorn-sync,gunicorn-gthread")
+    selected = [w.name for w in WORKLOADS]
     if args.only:
         selected = [s.strip() for s in args.only.split(",") if s.strip()]
-        unknown = set(selected) - {w[0] for w in WORKLOADS}
+        unknown = set(selected) - {w.name for w in WORKLOADS}
         if unknown:
             parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
         if "code" in selected and "refresh" not in selected:
@@ -900,15 +1224,19 @@ def main(argv=None) -> int:
                 db_version = f"SQLite {sqlite3.sqlite_version}"
             env["IDP_CODE_SECONDS"] = "3600"  # codes are minted before the run that uses them
             result = run(args, wrk, env, tmp, port, pg, selected)
+        defaults = serve_defaults()
         result.update(database=args.database, command=command, db_version=db_version, hardware=hardware(),
                       date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                       cores=len(os.sched_getaffinity(0)), seconds=args.seconds, warmup=args.warmup,
-                      connections=args.connections, wrk_threads=args.wrk_threads,
-                      wrk_version=wrk_version(wrk))
+                      connections=args.connections, wrk_threads=args.wrk_threads, smoke=args.smoke,
+                      wrk_version=wrk_version(wrk), threads=defaults.get("threads", 4),
+                      access_log=bool(defaults.get("access_log")), node_pool=args.node_pool)
         print_result(result)
         if args.write:
             write_markdown(os.path.join(ROOT, args.write) if not os.path.isabs(args.write) else args.write, result)
             print(f"wrote the {args.database} section of {args.write}")
+        if args.smoke:
+            return smoke_verdict(result)
         return 0
     except (KeyboardInterrupt, Stop) as exc:
         print(f"\ninterrupted ({exc or 'SIGINT'}); cleaning up", file=sys.stderr)
@@ -920,12 +1248,51 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _choices(parser, option: str, value: str, allowed: list[str]) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip() and v.strip() != "none"]
+    unknown = set(chosen) - set(allowed)
+    if unknown:
+        parser.error(f"{option}: unknown {', '.join(sorted(unknown))} (choose from {', '.join(allowed)}, or none)")
+    return [v for v in allowed if v in chosen]
+
+
+def smoke_verdict(result: dict) -> int:
+    """--smoke: every run must have answered, and answered well (no figure is checked)."""
+    runs = [(f"MotID {k}", r) for k, r in result["motid"].items()]
+    runs += [(f"{label} {k}", r) for key, label in (("node", "oidc-provider (memory)"),
+                                                    ("node_pg", "oidc-provider (PostgreSQL)"))
+             for k, r in (result.get(key) or {}).items()]
+    runs += [(f"ceiling {app} / {kind}", r) for app, by in (result.get("ceilings") or {}).items()
+             for kind, r in by.items()]
+    bad = [f"{name}: {r['requests']} requests, {fmt_errors(r)}" for name, r in runs
+           if r["requests"] == 0 or r["non2xx"] or r["unexpected"]]
+    if bad:
+        print("smoke: FAILED\n  " + "\n  ".join(bad), file=sys.stderr)
+        return 1
+    print(f"smoke: every run answered ({len(runs)} runs); figures not checked")
+    return 0
+
+
 def wrk_version(wrk: str) -> str:
     try:
         done = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
         return (done.stdout + done.stderr).split()[1]
     except (OSError, IndexError, subprocess.SubprocessError):
         return "?"
+
+
+def package_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {}
+    for name in ("flask", "joserfc"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "?"
+    out["gunicorn"] = tool_version([os.path.join(VENV_BIN, "gunicorn"), "--version"])
+    if granian_bin():
+        out["granian"] = tool_version([granian_bin(), "--version"])
+    return out
 
 
 def run(args, wrk: str, env: dict, tmp: str, port: int, pg, selected: list[str]) -> dict:
@@ -944,8 +1311,12 @@ def run(args, wrk: str, env: dict, tmp: str, port: int, pg, selected: list[str])
     fields = dict(line.split(": ", 1) for line in out.splitlines() if line.startswith(("client_id: ", "client_secret: ")))
     client_id, secret = fields["client_id"].strip(), fields["client_secret"].split()[0]
 
-    wait_until_quiet(args.quiet_wait)
-    result: dict = {}
+    if args.quiet_wait > 0:
+        wait_until_quiet(args.quiet_wait)
+    result: dict = {"versions": package_versions()}
+    apps = {w.ref for w in WORKLOADS if w.name in selected}  # the ceilings the selected workloads refer to
+    if args.ceiling_servers and apps & {app for app, *_ in CEILING_APPS}:
+        result["ceilings"] = run_ceilings(args, wrk, tmp, serve_defaults().get("threads", 4), apps)
     with Server("idp-serve", env, tmp, port, 2, os.path.join(tmp, "server.log")) as server:
         server.wait_healthy()
         motid = MotID(port, client_id, secret, server, pg)
@@ -959,17 +1330,21 @@ def run(args, wrk: str, env: dict, tmp: str, port: int, pg, selected: list[str])
             result["motid"] = run_workloads(args, wrk, motid, tmp, selected)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\nserver log:\n{server.tail()}") from None
-    if not args.skip_node:
-        claims.pop("sub", None)
-        with NodeProvider(free_port(), client_id, secret, tmp, claims, sub) as node:
-            result["node_version"] = node.version
-            result["node_runtime"] = subprocess.run([shutil.which("node"), "--version"], capture_output=True,
-                                                    text=True, timeout=10).stdout.strip()
-            print(f"[{args.database}] oidc-provider {node.version} up on {HOST}:{node.port}", flush=True)
-            try:
-                result["node"] = run_workloads(args, wrk, node, tmp, selected)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{exc}\nprovider log:\n{node.tail()}") from None
+    claims.pop("sub", None)
+    for storage in args.node:
+        node_db = NamedPgDatabase(f"motid_bench_{os.getpid()}_node") if storage == "postgresql" else None
+        with (node_db or _Null()):
+            with NodeProvider(free_port(), client_id, secret, tmp, claims, sub, storage, node_db,
+                              args.node_pool) as node:
+                result["node_version"], result["node_versions"] = node.version, node.versions
+                result["node_runtime"] = subprocess.run([shutil.which("node"), "--version"], capture_output=True,
+                                                        text=True, timeout=10).stdout.strip()
+                print(f"[{args.database}] {node.name} {node.version} up on {HOST}:{node.port}", flush=True)
+                try:
+                    result["node" if storage == "memory" else "node_pg"] = run_workloads(args, wrk, node, tmp,
+                                                                                          selected)
+                except RuntimeError as exc:
+                    raise RuntimeError(f"{exc}\nprovider log:\n{node.tail()}") from None
     return result
 
 

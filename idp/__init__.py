@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
@@ -37,7 +38,11 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=values["IDP_ISSUER"].startswith("https://"),
         PREFERRED_URL_SCHEME="https" if values["IDP_ISSUER"].startswith("https://") else "http",
         WTF_CSRF_TIME_LIMIT=3600,
+        # Requests for any other Host get a plain 400 (see _refuse_untrusted_hosts); links in mail never
+        # read the Host header (idp.mail.issuer_link).
+        TRUSTED_HOSTS=settings.trusted_hosts(values),
     )
+    _refuse_untrusted_hosts(app)
     master_key = load_master_key(values)
     app.secret_key = master_key.derive("flask-session")
     app.extensions["idp.master_key"] = master_key
@@ -74,6 +79,21 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     logging.getLogger("idp").setLevel(logging.INFO)
     return app
+
+
+def _refuse_untrusted_hosts(app) -> None:
+    """End a request for a host not in ``TRUSTED_HOSTS`` first, as a plain 400: Flask could not bind its URL
+    adapter, so no later hook (CSRF, rate limits) nor any page that builds a URL may run."""
+
+    def check_host():
+        if isinstance(request.routing_exception, SecurityError):
+            raise request.routing_exception
+
+    app.before_request_funcs.setdefault(None, []).insert(0, check_host)
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc):
+        return str(errors.TITLES[400]) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _init_services(app, values) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -30,8 +31,17 @@ SETTINGS = [
     Setting("IDP_DATABASE_URL", "",
             "SQLAlchemy URL. Empty: the embedded SQLite file <instance>/motid.sqlite3 (WAL mode). "
             "Production: postgresql+psycopg://user@host/db."),
+    Setting("IDP_TRUSTED_HOSTS", "",
+            "Comma-separated host names (no port) this server also answers to besides the issuer's host, e.g. "
+            "the address a load balancer's health check uses; a leading dot allows every subdomain. A request "
+            "for any other Host (or X-Forwarded-Host) gets 400. Links in mail are built from IDP_ISSUER alone."),
     Setting("IDP_REDIS_URL", "",
-            "Redis URL for rate-limit counters shared by every process. Empty: in-process memory."),
+            "Redis URL (redis://, rediss://, redis+unix://, redis+sentinel://, redis+cluster://) for the rate-limit "
+            "counters. Empty: the counters live in the database (table rate_limit_counters), which every process "
+            "and node already shares. If Redis is unreachable, limited endpoints answer 503 (never a per-process "
+            "fallback)."),
+    Setting("IDP_RATELIMIT_KEY_PREFIX", "motid",
+            "Prefix of every rate-limit key; give each deployment sharing one Redis its own."),
     Setting("IDP_SMTP_URL", "",
             "Where mail is sent: smtp://[user:pass@]host:port (plain), smtp+starttls://..., smtps://... (TLS). "
             "Empty: messages are written to the application log instead (development only)."),
@@ -68,6 +78,9 @@ SETTINGS = [
     Setting("IDP_KEY_CACHE_SECONDS", 60, "How long a process keeps the signing keys in memory.", int),
     Setting("IDP_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).", int),
+    Setting("IDP_OUTBOUND_DEADLINE_SECONDS", 5,
+            "Total time allowed for one outbound HTTP exchange (request_uri, jwks_uri, back-channel logout; "
+            "idp/net.py): DNS, connect, TLS and the whole body.", int),
     # -- digital-signature certificates (idp/accounts/certificates.py) --
     Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
             "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "
@@ -131,6 +144,40 @@ def is_embedded_database(url: str) -> bool:
     return not url or url.startswith("sqlite")
 
 
+_HOST_NAME = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+def trusted_hosts(config) -> list[str] | None:
+    """Flask's ``TRUSTED_HOSTS``: the issuer's host, its loopback aliases when it is loopback (development),
+    ``SERVER_NAME``'s host when one is configured, and ``IDP_TRUSTED_HOSTS``. ``None`` (any host) only for
+    an IPv6 loopback issuer, which Werkzeug cannot match; links never depend on the Host header anyway."""
+    host = urlsplit(config["IDP_ISSUER"]).hostname or ""
+    if ":" in host:
+        return None
+    hosts = [host] + (["localhost", "127.0.0.1"] if is_loopback_host(host) else [])
+    if config.get("SERVER_NAME"):
+        hosts.append(urlsplit("//" + config["SERVER_NAME"]).hostname)
+    hosts += [name.strip().lower() for name in (config.get("IDP_TRUSTED_HOSTS") or "").split(",") if name.strip()]
+    return list(dict.fromkeys(hosts))
+
+
+def _validate_hosts_and_stores(config, issuer_host: str, loopback: bool) -> None:
+    if ":" in issuer_host and not loopback:
+        raise ConfigError("IDP_ISSUER must name its host by a DNS name or an IPv4 address: an IPv6 literal "
+                          "cannot be checked against the Host header")
+    for name in (config.get("IDP_TRUSTED_HOSTS") or "").split(","):
+        if name.strip() and not _HOST_NAME.fullmatch(name.strip()):
+            raise ConfigError(f"IDP_TRUSTED_HOSTS: {name.strip()!r} is not a host name (no scheme, port or IPv6)")
+    redis_url = config.get("IDP_REDIS_URL") or ""
+    if redis_url and urlsplit(redis_url).scheme not in REDIS_SCHEMES:
+        raise ConfigError("IDP_REDIS_URL must be a redis://, rediss://, redis+unix://, redis+sentinel:// or "
+                          "redis+cluster:// URL: rate limits need a store every process shares")
+    if (config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory"):
+        raise ConfigError("rate limits in process memory would be counted by each process alone; leave "
+                          "RATELIMIT_STORAGE_URI unset (the database counts) or set IDP_REDIS_URL")
+
+
 def validate(config) -> None:
     """Refuse an unsafe configuration. Raises :class:`ConfigError` with a one-line reason."""
     issuer = config["IDP_ISSUER"]
@@ -140,6 +187,7 @@ def validate(config) -> None:
     if parts.query or parts.fragment or issuer.endswith("/"):
         raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash (OIDC Discovery §2)")
     loopback = is_loopback_host(parts.hostname)
+    _validate_hosts_and_stores(config, parts.hostname, loopback)
     if parts.scheme == "http" and not loopback:
         raise ConfigError("IDP_ISSUER uses http on a non-loopback host; use https")
     if config["IDP_DEBUG"] and not loopback:

@@ -1,15 +1,120 @@
-"""Rate limits (Flask-Limiter): memory by default, Redis when ``IDP_REDIS_URL`` is set.
+"""Rate limits (Flask-Limiter) in a store every process and node shares: Redis when ``IDP_REDIS_URL`` is
+set, otherwise the database itself (:class:`DatabaseStorage`).
 
 Every limited endpoint is listed in :data:`LIMITS`, so the whole policy reads in one place.
 Each application gets its own :class:`Limiter`, so two apps in one process never share state.
+A limit kept in one process's memory would be multiplied by the number of processes (and reset by
+moving to another), so there is no in-memory store and no in-memory fallback: when the store cannot
+be reached, limited endpoints answer 503 (fail closed) rather than count per process.
 """
 from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
 
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.errors import StorageError
+from limits.storage import Storage
+from sqlalchemy import Integer, String, case, delete, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
 
+from . import errors
 from .accounts.identifiers import login_candidates
+from .clock import now
+from .db import UTCDateTime, db
+
+log = logging.getLogger(__name__)
+
+
+class RateLimitCounter(db.Model):
+    """One fixed-window counter of :class:`DatabaseStorage`. The key is a SHA-256 digest: limit keys
+    carry addresses, login identifiers and email addresses."""
+
+    __tablename__ = "rate_limit_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage for the fixed-window strategy in the application's database (SQLite or
+    PostgreSQL), shared by every process and node that uses that database. Each hit is one atomic
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` in its own short transaction (never the request's),
+    so concurrent hits from any number of processes are all counted, and a rolled-back request still
+    counts. Windows follow the application's clock (:func:`idp.clock.now`)."""
+
+    STORAGE_SCHEME = ["motid+database"]
+    URI = "motid+database://"
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+
+    @property
+    def base_exceptions(self):
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        moment = now()
+        until = literal(moment + timedelta(seconds=expiry), UTCDateTime)
+        table = RateLimitCounter.__table__
+        expired = table.c.expires_at <= moment
+        with db.engine.begin() as conn:
+            insert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+            statement = insert.values(key=_digest(key), hits=amount, expires_at=until).on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={"hits": case((expired, literal(amount, Integer)), else_=table.c.hits + amount),
+                      "expires_at": case((expired, until), else_=table.c.expires_at)},
+            ).returning(table.c.hits)
+            return conn.execute(statement).scalar_one()
+
+    def _live(self, key: str):
+        table = RateLimitCounter.__table__
+        with db.engine.connect() as conn:
+            return conn.execute(select(table.c.hits, table.c.expires_at).where(
+                table.c.key == _digest(key), table.c.expires_at > now())).first()
+
+    def get(self, key: str) -> int:
+        row = self._live(key)
+        return row.hits if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._live(key)
+        return (row.expires_at if row else now()).timestamp()
+
+    def check(self) -> bool:
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def reset(self) -> int | None:
+        with db.engine.begin() as conn:
+            return conn.execute(delete(RateLimitCounter.__table__)).rowcount
+
+    def clear(self, key: str) -> None:
+        table = RateLimitCounter.__table__
+        with db.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.key == _digest(key)))
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def purge_expired_counters(moment) -> int:
+    """Delete the counters whose window has ended (``idp worker`` runs it with its housekeeping)."""
+    table = RateLimitCounter.__table__
+    deleted = db.session.execute(delete(table).where(table.c.expires_at <= moment)).rowcount
+    db.session.commit()
+    return deleted
 
 
 def login_identifier_key() -> str:
@@ -44,18 +149,33 @@ LIMITS = {
     "accounts.forgot_password": [("20/hour", None), ("5/hour", email_key("forgot"))],
     "accounts.second_factor": [(setting("IDP_SECOND_FACTOR_LIMIT"), second_factor_key)],
     "accounts.passkey_login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
+    # Each call stores a challenge row: without a limit anyone could fill the table.
+    "accounts.passkey_login_options": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
 }
 
 
 def init_app(app) -> Limiter:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["IDP_REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "motid")
+    redis_url = app.config["IDP_REDIS_URL"]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or DatabaseStorage.URI)
+    # Store errors become StorageError (answered 503 below); a hung Redis must not hold a login for minutes.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True, **(
+        {"socket_connect_timeout": 2, "socket_timeout": 2} if redis_url else {})})
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["IDP_RATELIMIT_KEY_PREFIX"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    # An unreachable Redis must not lock everyone out: fall back to per-process memory.
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # No per-process fallback: an attacker who could make the store unreachable would multiply every
+    # limit by the number of processes. Limited endpoints answer 503 until the store is back.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
     limiter = Limiter(key_func=get_remote_address, default_limits=[])
     limiter.init_app(app)
     app.extensions["idp.limiter"] = limiter
+    app.extensions.setdefault("idp.housekeeping", []).append(purge_expired_counters)
+
+    @app.errorhandler(StorageError)
+    def store_unreachable(exc):
+        log.error("rate-limit store unreachable: %s", exc)
+        db.session.rollback()
+        return errors.render_error(503)
+
     return limiter
 
 

@@ -1,4 +1,4 @@
-"""Outgoing mail through real SMTP (``IDP_SMTP_URL``)."""
+"""Outgoing mail through real SMTP (``IDP_SMTP_URL``), and the links it carries."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,18 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
+from flask import current_app
+
 log = logging.getLogger(__name__)
+
+
+def issuer_link(endpoint: str, **values) -> str:
+    """An absolute link for a message, built from ``IDP_ISSUER`` alone (with its path, if any), never from the
+    request's Host or X-Forwarded-Host: a link in mail must lead to this provider whoever asked for it.
+    Works outside a request too (the CLI, ``idp worker``)."""
+    issuer = urlsplit(current_app.config["IDP_ISSUER"])
+    adapter = current_app.url_map.bind(issuer.netloc, script_name=issuer.path or "/", url_scheme=issuer.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 class MailError(RuntimeError):

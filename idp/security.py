@@ -48,6 +48,7 @@ class MasterKey:
             raise ConfigError("IDP_MASTER_KEY is not a comma-separated list of Fernet keys") from None
         self._multi = MultiFernet(self._fernets)
         self._primary = keys[0]
+        self._keys = list(keys)
 
     def encrypt(self, plaintext: bytes) -> str:
         return self._multi.encrypt(plaintext).decode("ascii")
@@ -63,6 +64,12 @@ class MasterKey:
         """A sub-key for one purpose (e.g. the Flask cookie-signing key), stable across processes."""
         return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
                     info=b"motid:" + purpose.encode()).derive(self._primary)
+
+    def derive_all(self, purpose: str, length: int = 32) -> list[bytes]:
+        """:meth:`derive` under every listed key, the encrypting one first, to check values keyed
+        before a rotation (a new key put first)."""
+        return [HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=b"motid:" + purpose.encode())
+                .derive(key) for key in self._keys]
 
 
 def load_master_key(config) -> MasterKey:

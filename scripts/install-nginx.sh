@@ -3,6 +3,8 @@
 # `idp serve` (client certificates: ssl_verify_client optional_no_ca), from Debian's archive.
 # Idempotent: does nothing when an nginx binary is already there. The package's own service is
 # not needed: the tests start nginx themselves with a private configuration, as an ordinary process.
+# For production, docs/nginx.conf is the configuration to start from: it names the issuer's host in
+# server_name and drops requests for any other host.
 #
 # Needs root (or sudo without a password). The tests run this script themselves when nginx is missing.
 set -euo pipefail

@@ -21,6 +21,11 @@ from idp.security import MasterKey, load_master_key
     ({"IDP_DATABASE_URL": "postgresql+psycopg://db/motid", "IDP_MASTER_KEY": ""}, "IDP_MASTER_KEY"),
     ({"IDP_ARGON2_MEMORY_KIB": 1}, "argon2"),
     ({"IDP_SESSION_IDLE_SECONDS": 0}, "positive"),
+    ({"IDP_ISSUER": "https://[2001:db8::1]"}, "IPv6 literal"),
+    ({"IDP_TRUSTED_HOSTS": "idp.camau.gov.vn, https://x.example"}, "IDP_TRUSTED_HOSTS: 'https://x.example'"),
+    ({"IDP_TRUSTED_HOSTS": "lb.example:8080"}, "IDP_TRUSTED_HOSTS"),
+    ({"IDP_REDIS_URL": "memory://"}, "IDP_REDIS_URL must be a redis://"),
+    ({"RATELIMIT_STORAGE_URI": "memory://"}, "counted by each process alone"),
 ])
 def test_unsafe_configuration_is_refused(config, overrides, reason):
     with pytest.raises(ConfigError) as info:
@@ -33,6 +38,29 @@ def test_unsafe_configuration_is_refused(config, overrides, reason):
                                     "https://idp.camau.gov.vn", "https://idp.camau.gov.vn/motid"])
 def test_safe_issuers_are_accepted(config, issuer):
     validate({**from_environ({}), **config, "IDP_ISSUER": issuer, "IDP_DEBUG": issuer.startswith("http://")})
+
+
+@pytest.mark.parametrize("config_values, hosts", [
+    ({"IDP_ISSUER": "https://idp.camau.gov.vn"}, ["idp.camau.gov.vn"]),
+    ({"IDP_ISSUER": "https://idp.camau.gov.vn/motid", "IDP_TRUSTED_HOSTS": " lb.camau.gov.vn,.nodes.camau.gov.vn "},
+     ["idp.camau.gov.vn", "lb.camau.gov.vn", ".nodes.camau.gov.vn"]),
+    ({"IDP_ISSUER": "http://127.0.0.1:5000"}, ["127.0.0.1", "localhost"]),
+    ({"IDP_ISSUER": "https://idp.camau.gov.vn", "SERVER_NAME": "localhost:5000"}, ["idp.camau.gov.vn", "localhost"]),
+    ({"IDP_ISSUER": "http://[::1]:8080"}, None),  # Werkzeug cannot match an IPv6 Host; loopback only
+])
+def test_trusted_hosts_come_from_the_issuer(config_values, hosts):
+    from idp.config import trusted_hosts
+    assert trusted_hosts(config_values) == hosts
+
+
+def test_a_request_for_another_host_gets_a_plain_400(config):
+    app = create_app({**config, "IDP_ISSUER": "https://idp.camau.gov.vn", "SERVER_NAME": None,
+                      "IDP_TRUSTED_HOSTS": "lb.camau.gov.vn"})
+    client = app.test_client()
+    assert client.get("/healthz", base_url="https://lb.camau.gov.vn:8443").status_code == 200
+    for host in ("localhost", "idp.camau.gov.vn.evil.example", "evil.example"):
+        refused = client.get("/login", base_url=f"https://{host}")
+        assert refused.status_code == 400 and refused.mimetype == "text/plain", host
 
 
 def test_environment_is_read_with_types():

@@ -5,20 +5,25 @@
 //
 // CONFIG.json: {"port": P, "adminPort": A, "issuer": "http://127.0.0.1:P",
 //               "client": {"client_id", "client_secret", "redirect_uri", "scope"},
-//               "account": {"sub", "claims": {...}}}
+//               "account": {"sub", "claims": {...}},
+//               "storage": {"type": "memory"} | {"type": "postgresql", "url": "postgresql://...", "poolSize": N}}
 //
 // It serves the provider on 127.0.0.1:P and, on 127.0.0.1:A only, a small helper that mints what the
 // workload needs through the provider's own models (POST /mint {"codes": N, "refresh": M, "access": K}):
 // authorization codes (each on its own Grant, as one authorization request would make), refresh tokens
 // (one Grant each, so every chain is its own family) and access tokens (opaque, stored, like the ones the
 // code flow issues). Prints one JSON line {"ready": true, ...} on stdout once both listen.
-// Storage is an unbounded in-memory adapter (the bundled MemoryAdapter is an LRU of 1,000 entries, too
-// small for thousands of pre-minted codes); it lives as long as the process.
+// Storage is either an unbounded in-memory adapter (the default; the bundled MemoryAdapter is an LRU of
+// 1,000 entries, too small for thousands of pre-minted codes), which lives as long as the process, or
+// PostgreSQL through pg_adapter.mjs, in the database the URL names (the bench creates and drops it); the
+// adapter creates its one table there.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
+
+import { createPgStorage } from './pg_adapter.mjs';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const HOST = '127.0.0.1';
@@ -31,7 +36,7 @@ const userCodes = new Map(); // user code -> id
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
   'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
-class BenchAdapter {
+class MemoryBenchAdapter {
   constructor(model) {
     this.model = model;
   }
@@ -95,6 +100,14 @@ class BenchAdapter {
   }
 }
 
+const storageConfig = config.storage ?? { type: 'memory' };
+let pgStorage = null;
+if (storageConfig.type === 'postgresql') {
+  pgStorage = await createPgStorage({ connectionString: storageConfig.url, poolSize: storageConfig.poolSize ?? 10 });
+} else if (storageConfig.type !== 'memory') {
+  throw new Error(`unknown storage type ${storageConfig.type}`);
+}
+
 // ------------------------------------------------------------------ keys: one per algorithm, as MotID publishes
 function signingKey(type, options, alg, kid) {
   const jwk = generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' });
@@ -113,7 +126,7 @@ const { client: benchClient, account } = config;
 const accountClaims = { ...account.claims, sub: account.sub };
 
 const provider = new Provider(config.issuer, {
-  adapter: BenchAdapter,
+  adapter: pgStorage ? pgStorage.Adapter : MemoryBenchAdapter,
   clients: [{
     client_id: benchClient.client_id,
     client_secret: benchClient.client_secret,
@@ -168,29 +181,35 @@ async function newGrant() {
   return grant.save();
 }
 
+// `count` results of `make(i)`, in order, at most `parallel` at a time (with PostgreSQL each is two INSERTs)
+async function many(count, make, parallel = 8) {
+  const out = new Array(count);
+  let next = 0;
+  async function lane() {
+    while (next < count) {
+      const i = next;
+      next += 1;
+      out[i] = await make(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, lane));
+  return out;
+}
+
 async function mint({ codes = 0, refresh = 0, access = 0 }) {
   const client = await provider.Client.find(benchClient.client_id);
   const common = { accountId: account.sub, client, scope: SCOPE, acr: 'urn:motid:loa:1', amr: ['pwd'], authTime };
-  const out = { codes: [], refresh: [], access: [] };
-  for (let i = 0; i < codes; i += 1) {
-    const grantId = await newGrant();
-    out.codes.push(await new provider.AuthorizationCode({
-      ...common, grantId, redirectUri: benchClient.redirect_uri, nonce: `n-${i}`,
-    }).save());
-  }
-  for (let i = 0; i < refresh; i += 1) {
-    const grantId = await newGrant();
-    out.refresh.push(await new provider.RefreshToken({
-      ...common, grantId, gty: 'authorization_code', rotations: 0,
-    }).save());
-  }
-  for (let i = 0; i < access; i += 1) {
-    const grantId = await newGrant();
-    out.access.push(await new provider.AccessToken({
-      accountId: account.sub, client, grantId, gty: 'authorization_code', scope: SCOPE,
-    }).save());
-  }
-  return out;
+  return {
+    codes: await many(codes, async (i) => new provider.AuthorizationCode({
+      ...common, grantId: await newGrant(), redirectUri: benchClient.redirect_uri, nonce: `n-${i}`,
+    }).save()),
+    refresh: await many(refresh, async () => new provider.RefreshToken({
+      ...common, grantId: await newGrant(), gty: 'authorization_code', rotations: 0,
+    }).save()),
+    access: await many(access, async () => new provider.AccessToken({
+      accountId: account.sub, client, grantId: await newGrant(), gty: 'authorization_code', scope: SCOPE,
+    }).save()),
+  };
 }
 
 const MAX_MINT = 200000;
@@ -223,7 +242,7 @@ const server = provider.listen(config.port, HOST, () => {
   admin.listen(config.adminPort, HOST, () => {
     console.log(JSON.stringify({
       ready: true, node: process.version, port: config.port, adminPort: config.adminPort,
-      oidcProvider: config.oidcProviderVersion ?? null,
+      oidcProvider: config.oidcProviderVersion ?? null, storage: storageConfig.type,
     }));
   });
 });
@@ -231,6 +250,11 @@ const server = provider.listen(config.port, HOST, () => {
 function stop() {
   server.close();
   admin.close();
+  server.closeAllConnections?.();
+  admin.closeAllConnections?.();
+  (pgStorage ? pgStorage.close() : Promise.resolve())
+    .catch((err) => console.error('closing the pool failed', err))
+    .finally(() => setTimeout(() => process.exit(0), 200).unref());
   setTimeout(() => process.exit(0), 2000).unref();
 }
 process.on('SIGTERM', stop);

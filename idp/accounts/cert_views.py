@@ -18,7 +18,7 @@ from .cert_proxy import forwarded_certificate
 from .cert_validation import CertificateRejected
 from .certificates import BIND, LOGIN, MAX_RESPONSE_CHARS
 from .forms import REQUIRED, printable, too_long
-from .views import accounts, current_account, login_required, safe_next, sessions
+from .views import current_account, login_required, password_confirmed, safe_next, sessions
 
 bp = Blueprint("certificates", __name__)
 LOGIN_CHALLENGE = "cert_login_challenge"
@@ -145,7 +145,7 @@ def remove(certificate_id):
     from .second_factor import check_code
     account = current_account()
     form = RemoveCertificateForm()
-    confirmed = form.validate_on_submit() and accounts().passwords.verify(account.password_hash, form.password.data)
+    confirmed = form.validate_on_submit() and password_confirmed(account, form.password.data)
     if confirmed and account.totp_secret is not None:
         confirmed = check_code(account, form.code.data or "") is not None
     if not confirmed:

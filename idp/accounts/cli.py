@@ -125,10 +125,11 @@ _status_command("unlock", AccountStatus.ACTIVE, "Lift a lockout after failed log
 @click.argument("identifier")
 @with_appcontext
 def set_password(identifier):
-    """Set an account's password, read from standard input."""
+    """Set an account's password, read from standard input; its sessions and every application grant
+    (offline ones included) end."""
     account = _find(identifier)
     try:
-        _service().set_password(account, _read_password(), now=utcnow())
+        _service().set_password(account, _read_password(), now=utcnow(), end_applications=True)
     except AccountError as exc:
         _fail(exc)
     current_app.extensions["idp.sessions"].end_all(account, "password_set", now=utcnow())

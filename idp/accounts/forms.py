@@ -53,6 +53,10 @@ class NewPasswordForm(FlaskForm):
 
 class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField(_l("Current password"), [REQUIRED, too_long(1024), printable])
+    # Ticked by default: a password is mostly changed out of suspicion, and a refresh token that the
+    # old password let someone give an application should not outlive it (untick to keep them).
+    end_offline_access = BooleanField(_l("Also end the access that applications keep when you are not using "
+                                         "them"), default=True)
 
 
 class LogoutForm(FlaskForm):

@@ -193,7 +193,7 @@ class AccountToken(db.Model):
 
 
 class RecoveryCode(db.Model):
-    """A single-use second-factor recovery code; only its digest is stored."""
+    """A single-use second-factor recovery code; only its keyed digest is stored (:mod:`.totp`)."""
 
     __tablename__ = "recovery_codes"
 
@@ -230,3 +230,19 @@ class Passkey(db.Model):
     transports = mapped_column(JSON, nullable=True)
     created_at = mapped_column(UTCDateTime, nullable=False)
     last_used_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebAuthnChallenge(db.Model):
+    """The challenge of one WebAuthn ceremony (registration or authentication), kept here rather than
+    in the browser's cookie, which only names it: spent by one conditional UPDATE, so a replayed
+    cookie (or a race) finds it used. Keyed by the challenge's SHA-256; ``account_id`` is the account
+    the ceremony is for (None: passkey-alone login, whoever holds the passkey)."""
+
+    __tablename__ = "webauthn_challenges"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True, index=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    used_at = mapped_column(UTCDateTime, nullable=True)

@@ -9,7 +9,7 @@ from ..clock import now
 from ..db import db
 from . import assurance, passkeys
 from .second_factor import finish_login, pending_account
-from .views import accounts, bp, current_account, login_required, safe_next, sessions
+from .views import bp, current_account, login_required, password_confirmed, safe_next, sessions
 
 MESSAGES = {
     "passkey.expired": lambda: _("The passkey request expired. Please try again."),
@@ -38,7 +38,7 @@ def credential_from_request():
 @bp.route("/account/security/passkeys/options", methods=["POST"])
 @login_required
 def passkey_registration_options():
-    return json_options(passkeys.registration_options(current_account()))
+    return json_options(passkeys.registration_options(current_account(), now=now()))
 
 
 @bp.route("/account/security/passkeys", methods=["POST"])
@@ -65,7 +65,7 @@ def rename_passkey(passkey_id):
 @login_required
 def remove_passkey(passkey_id):
     account = current_account()
-    if not accounts().passwords.verify(account.password_hash, request.form.get("password", "")[:1024]):
+    if not password_confirmed(account, request.form.get("password", "")):
         flash(_("The password is not correct. Nothing was changed."))
     elif account.must_have_second_factor and account.totp_secret is None and len(account.passkeys) == 1:
         flash(_("Officers and administrators must keep a second factor."))
@@ -92,7 +92,7 @@ def passkey_login_options():
     if account is None:
         live = sessions().current(now())
         account = live.account if live is not None and request.args.get("step_up") else None
-    return json_options(passkeys.authentication_options(account))
+    return json_options(passkeys.authentication_options(account, now=now()))
 
 
 @bp.route("/login/passkey", methods=["POST"])

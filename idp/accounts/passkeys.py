@@ -1,16 +1,19 @@
 """Passkeys (WebAuthn Level 2, with the ``webauthn`` package): registration, and authentication as a
 second factor or, for accounts that enabled it, on their own.
 
-Challenges live in the signed UI cookie for two minutes and are used once. The relying-party ID
+Challenges live in the database for two minutes (:class:`.models.WebAuthnChallenge`) and are spent
+by one conditional UPDATE before the response is verified, so each allows one attempt; the signed UI
+cookie only names the challenge, and replaying an old cookie finds it spent. The relying-party ID
 is the issuer's host and the only accepted origin is the issuer's origin, so a passkey made for
 another site (or a response relayed from one) never verifies here.
 """
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, session
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from webauthn import (base64url_to_bytes, generate_authentication_options, generate_registration_options,
                       options_to_json, verify_authentication_response, verify_registration_response)
@@ -21,7 +24,8 @@ from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyC
 
 from .. import events
 from ..db import db
-from .models import Account, Passkey
+from ..security import digest
+from .models import Account, Passkey, WebAuthnChallenge
 
 CHALLENGE_SECONDS = 120
 MAX_PASSKEYS = 10
@@ -36,20 +40,37 @@ def rp() -> tuple[str, str]:
     return issuer.hostname, f"{issuer.scheme}://{issuer.netloc}"
 
 
-def _remember(purpose: str, challenge: bytes, account_id: int | None) -> None:
-    session[f"webauthn_{purpose}"] = {"challenge": bytes_to_base64url(challenge), "account": account_id,
-                                     "at": int(time.time())}
+def _remember(purpose: str, challenge: bytes, account_id: int | None, *, now) -> None:
+    """Store the challenge (and sweep long-expired ones); the cookie only names it."""
+    value = bytes_to_base64url(challenge)
+    db.session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at < now - timedelta(hours=1)))
+    db.session.add(WebAuthnChallenge(digest=digest(value), purpose=purpose, account_id=account_id, created_at=now,
+                                     expires_at=now + timedelta(seconds=CHALLENGE_SECONDS)))
+    db.session.commit()
+    session[f"webauthn_{purpose}"] = {"challenge": value}
 
 
-def _take(purpose: str) -> dict:
-    """The pending challenge, removed so it can be used only once."""
+def _take(purpose: str, *, now) -> dict:
+    """Spend the challenge the cookie names, with one conditional UPDATE (committed at once, so a
+    failed verification does not give it back); PasskeyError if it is unknown, expired or used."""
     note = session.pop(f"webauthn_{purpose}", None)
-    if not isinstance(note, dict) or time.time() - note.get("at", 0) > CHALLENGE_SECONDS:
+    value = note.get("challenge") if isinstance(note, dict) else None
+    if not isinstance(value, str) or len(value) > 200:
         raise PasskeyError("passkey.expired")
-    return note
+    spent = db.session.execute(
+        update(WebAuthnChallenge)
+        .where(WebAuthnChallenge.digest == digest(value), WebAuthnChallenge.purpose == purpose,
+               WebAuthnChallenge.used_at.is_(None), WebAuthnChallenge.expires_at > now)
+        .values(used_at=now)
+        .returning(WebAuthnChallenge.account_id)
+        .execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    if len(spent) != 1:
+        raise PasskeyError("passkey.expired")
+    return {"challenge": value, "account": spent[0].account_id}
 
 
-def registration_options(account: Account) -> str:
+def registration_options(account: Account, *, now) -> str:
     rp_id, _ = rp()
     options = generate_registration_options(
         rp_id=rp_id, rp_name="MotID", user_id=account.sub.encode(), user_name=account.email or account.sub,
@@ -59,12 +80,12 @@ def registration_options(account: Account) -> str:
         authenticator_selection=AuthenticatorSelectionCriteria(resident_key=ResidentKeyRequirement.PREFERRED,
                                                                user_verification=UserVerificationRequirement.PREFERRED),
     )
-    _remember("register", options.challenge, account.id)
+    _remember("register", options.challenge, account.id, now=now)
     return options_to_json(options)
 
 
 def register(account: Account, credential, name: str, *, now) -> Passkey:
-    note = _take("register")
+    note = _take("register", now=now)
     if note.get("account") != account.id:
         raise PasskeyError("passkey.expired")
     if len(account.passkeys) >= MAX_PASSKEYS:
@@ -92,7 +113,7 @@ def register(account: Account, credential, name: str, *, now) -> Passkey:
     return passkey
 
 
-def authentication_options(account: Account | None) -> str:
+def authentication_options(account: Account | None, *, now) -> str:
     """For ``account`` (second factor), or for whoever holds a discoverable passkey (login alone)."""
     rp_id, _ = rp()
     allow = None
@@ -102,13 +123,13 @@ def authentication_options(account: Account | None) -> str:
         rp_id=rp_id, allow_credentials=allow,
         user_verification=UserVerificationRequirement.REQUIRED if account is None
         else UserVerificationRequirement.PREFERRED)
-    _remember("login", options.challenge, account.id if account else None)
+    _remember("login", options.challenge, account.id if account else None, now=now)
     return options_to_json(options)
 
 
 def authenticate(credential, *, now, account: Account | None = None) -> tuple[Account, bool]:
     """The account whose passkey signed the challenge, and whether the user was verified."""
-    note = _take("login")
+    note = _take("login", now=now)
     if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
         raise PasskeyError("passkey.invalid")
     passkey = db.session.query(Passkey).filter_by(credential_id=credential["id"][:1400]).one_or_none()

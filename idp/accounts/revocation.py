@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-import requests
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +21,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 from sqlalchemy.exc import IntegrityError
 
+from .. import net
 from ..db import db
 from .cert_models import RevocationAnswer
 from .trust import MAX_CRL_BYTES, TrustError, load_crl
@@ -89,12 +89,11 @@ def crl_urls(cert: x509.Certificate) -> list[str]:
 
 
 class RevocationChecker:
-    def __init__(self, trust, config, session=None):
+    def __init__(self, trust, config):
         self.trust = trust
         self.fail_open = config["IDP_CERT_REVOCATION_FAIL_OPEN"]
         self.timeout = config["IDP_CERT_FETCH_TIMEOUT_SECONDS"]
         self.rewrites = _parse_rewrites(config["IDP_CERT_URL_REWRITES"])
-        self.http = session or requests.Session()
 
     # -- the public question ----------------------------------------------------------------
     def status(self, cert: x509.Certificate, issuer: x509.Certificate, now) -> Status:
@@ -143,7 +142,7 @@ class RevocationChecker:
         try:
             body = self._fetch("POST", url, request.public_bytes(serialization.Encoding.DER), MAX_OCSP_BYTES,
                                {"Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response"})
-        except (requests.RequestException, ValueError) as exc:
+        except (net.FetchError, ValueError) as exc:
             return Status(UNKNOWN, reason=f"ocsp {url}: {type(exc).__name__}")
         state, next_update = self._read_ocsp(body, request, issuer, now)
         if state is None:
@@ -216,7 +215,7 @@ class RevocationChecker:
         try:
             body = self._fetch("GET", url, None, MAX_CRL_BYTES, {"Accept": "application/pkix-crl"})
             crl = load_crl(body)
-        except (requests.RequestException, ValueError, TrustError) as exc:
+        except (net.FetchError, ValueError, TrustError) as exc:
             return Status(UNKNOWN, reason=f"crl {url}: {type(exc).__name__}")
         if not _crl_signed_by(crl, issuer):
             return Status(UNKNOWN, reason=f"crl {url}: not signed by the issuer")
@@ -228,12 +227,11 @@ class RevocationChecker:
 
     # -- plumbing -------------------------------------------------------------------------
     def _fetch(self, method: str, url: str, data, limit: int, headers: dict) -> bytes:
-        with self.http.request(method, url, data=data, headers=headers, timeout=self.timeout, stream=True) as resp:
-            resp.raise_for_status()
-            body = resp.raw.read(limit + 1, decode_content=True)
-        if len(body) > limit:
-            raise ValueError("response too large")
-        return body
+        """Through the guarded client: one total deadline, a size cap, global addresses only."""
+        response = net.request(method, url, data=data, headers=headers, max_bytes=limit, deadline=self.timeout)
+        if not response.ok:
+            raise net.FetchError(f"HTTP {response.status}")
+        return response.body
 
     @staticmethod
     def _cached(key: str, now) -> bytes | None:

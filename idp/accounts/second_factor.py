@@ -20,7 +20,7 @@ from . import assurance, mails
 from .forms import ConfirmPasswordForm, DisableTotpForm, EnrolTotpForm, SecondFactorForm
 from .models import Account, RememberedBrowser
 from .totp import normalize_code, provisioning_uri, qr_svg
-from .views import accounts, bp, current_account, deliver, login_required, safe_next, sessions
+from .views import bp, current_account, deliver, login_required, password_confirmed, safe_next, sessions
 
 PENDING = "pending_login"
 PENDING_SECONDS = 300
@@ -210,7 +210,7 @@ def security():
 def disable_totp():
     account = current_account()
     form = DisableTotpForm()
-    if form.validate_on_submit() and accounts().passwords.verify(account.password_hash, form.password.data) \
+    if form.validate_on_submit() and password_confirmed(account, form.password.data) \
             and totp().verify(account, form.code.data, now=now()):
         if account.must_have_second_factor:
             flash(_("Officers and administrators must keep a second factor."))
@@ -231,7 +231,7 @@ def regenerate_recovery_codes():
     account = current_account()
     form = ConfirmPasswordForm()
     if not (account.has_second_factor and form.validate_on_submit()
-            and accounts().passwords.verify(account.password_hash, form.password.data)):
+            and password_confirmed(account, form.password.data)):
         flash(_("The password is not correct. Nothing was changed."))
         return redirect(url_for("accounts.security"))
     codes = totp().new_recovery_codes(account, now=now())

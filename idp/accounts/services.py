@@ -1,13 +1,14 @@
-"""Account rules: creation, password login with lockout, registration, verification and recovery.
-
-Every credential check follows one order (warehouse ``check_password``): lockout → verify →
-rehash → record event; every failure looks the same to the caller.
+"""Account rules: creation, password login with lockout (:mod:`.password_checks`), registration,
+verification and recovery.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from blinker import Namespace
+from flask import current_app
+from limits import parse_many
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -17,10 +18,17 @@ from ..security import digest, new_token
 from .identifiers import (InvalidIdentifier, login_candidates, normalize_citizen_id, normalize_email,
                           normalize_name, normalize_phone, normalize_tax_code)
 from .models import Account, AccountKind, AccountStatus, AccountToken
+from .password_checks import LoginFailed, PasswordChecks
 from .passwords import Passwords, policy_problems
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
+
+#: Sent, inside the transaction that changes the password, when applications must lose what the
+#: person granted them: ``account_id``, ``reason``, ``now`` and ``keep_sid`` (the online grants of
+#: that session survive; ``None``: every grant ends, ``offline_access`` ones included). The OpenID
+#: Provider listens (:mod:`idp.oidc.logout`); accounts knows nothing of who listens.
+applications_revoked = Namespace().signal("applications-revoked")
 
 
 class AccountError(ValueError):
@@ -30,15 +38,6 @@ class AccountError(ValueError):
         super().__init__(f"{field}: {code}")
         self.field = field
         self.code = code
-
-
-class LoginFailed(Exception):
-    """Authentication failed. Deliberately carries no reason the user could see."""
-
-    def __init__(self, reason: str, account: Account | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.account = account
 
 
 @dataclass
@@ -59,10 +58,11 @@ class NewAccount:
     locale: str = "vi"
 
 
-class AccountService:
+class AccountService(PasswordChecks):
     def __init__(self, passwords: Passwords, config):
         self.passwords = passwords
         self.lockout_threshold = config["IDP_LOCKOUT_THRESHOLD"]
+        self.confirm_limits = parse_many(config["IDP_LOGIN_LIMIT_PER_ACCOUNT"])
         self.lockout = timedelta(seconds=config["IDP_LOCKOUT_SECONDS"])
         self.token_lifetimes = {
             VERIFY_EMAIL: timedelta(seconds=config["IDP_EMAIL_TOKEN_SECONDS"]),
@@ -146,57 +146,6 @@ class AccountService:
     def get_by_sub(self, sub: str) -> Account | None:
         return db.session.query(Account).filter_by(sub=sub).one_or_none()
 
-    # -- password login ---------------------------------------------------------------------
-    def authenticate(self, identifier: str, password: str, *, now) -> Account:
-        """The account for these credentials, or :class:`LoginFailed` (same cost either way)."""
-        account = self.find_by_login(identifier) if len(password) <= 1024 else None
-        if account is None:
-            self.passwords.burn(password[:1024])
-            events.record("account:login:failure", details={"reason": "unknown"}, now=now)
-            db.session.commit()
-            raise LoginFailed("unknown")
-        if self._is_locked(account, now):
-            self.passwords.burn(password)
-            events.record("account:login:failure", subject=account, details={"reason": "locked"}, now=now)
-            db.session.commit()
-            raise LoginFailed("locked", account)
-        if not self.passwords.verify(account.password_hash, password):
-            self._count_failure(account, now)
-            raise LoginFailed("password", account)
-        if account.status == AccountStatus.DISABLED.value:
-            events.record("account:login:failure", subject=account, details={"reason": "disabled"}, now=now)
-            db.session.commit()
-            raise LoginFailed("disabled", account)
-        changed = False
-        if self.passwords.needs_rehash(account.password_hash):
-            account.password_hash = self.passwords.hash(password)
-            events.record("account:password:rehash", subject=account, now=now)
-            changed = True
-        if account.failed_logins:
-            account.failed_logins, changed = 0, True
-        if account.status == AccountStatus.LOCKED.value:
-            account.status, account.locked_until, changed = AccountStatus.ACTIVE.value, None, True
-        if changed:  # the usual login changes nothing here: no commit, no reload of the account
-            db.session.commit()
-        return account
-
-    def _is_locked(self, account: Account, now) -> bool:
-        if account.status != AccountStatus.LOCKED.value:
-            return False
-        return account.locked_until is None or account.locked_until > now
-
-    def _count_failure(self, account: Account, now) -> None:
-        account.failed_logins += 1
-        events.record("account:login:failure", subject=account,
-                      details={"reason": "password", "consecutive": account.failed_logins}, now=now)
-        if account.failed_logins >= self.lockout_threshold:
-            account.status = AccountStatus.LOCKED.value
-            account.locked_until = now + self.lockout
-            account.failed_logins = 0
-            events.record("account:account:lockout", subject=account,
-                          details={"until": account.locked_until.isoformat()}, now=now)
-        db.session.commit()
-
     # -- administration ---------------------------------------------------------------------
     def set_status(self, account: Account, status: AccountStatus, *, actor=None, now=None) -> None:
         account.status = status.value
@@ -208,7 +157,11 @@ class AccountService:
         db.session.commit()
 
     def set_password(self, account: Account, password: str, *, actor=None, now=None,
-                     tag: str = "account:password:set") -> None:
+                     tag: str = "account:password:set", end_applications: bool = False,
+                     keep_sid: str | None = None) -> None:
+        """Set a new password; ``end_applications`` also ends what applications were granted (every
+        grant, offline ones included, but the online grants of session ``keep_sid``), in the same
+        transaction."""
         now = now or utcnow()
         self._check_policy(password, {"citizen_id": account.citizen_id, "phone": account.phone,
                                       "email": account.email, "tax_code": account.tax_code})
@@ -218,14 +171,39 @@ class AccountService:
         if account.status == AccountStatus.LOCKED.value:
             account.status, account.locked_until = AccountStatus.ACTIVE.value, None
         events.record(tag, subject=account, actor=actor or account, now=now)
+        if end_applications:
+            self._revoke_applications(account, "password_" + tag.rsplit(":", 1)[-1], now=now, actor=actor,
+                                      keep_sid=keep_sid)
         db.session.commit()
 
-    def change_password(self, account: Account, current: str, new: str, *, now) -> None:
-        if not self.passwords.verify(account.password_hash, current):
-            events.record("account:password:change_failure", subject=account, actor=account, now=now)
+    def end_applications(self, account: Account, reason: str, *, now, actor=None, commit: bool = True) -> None:
+        """End every grant of the account, ``offline_access`` ones included (an administrator's forced
+        reset: the password is gone, so is what it let applications keep). ``commit=False`` leaves it
+        in the caller's transaction."""
+        self._revoke_applications(account, reason, now=now, actor=actor)
+        if commit:
             db.session.commit()
-            raise AccountError("current_password", "password.wrong_current")
-        self.set_password(account, new, now=now, tag="account:password:change")
+
+    def _revoke_applications(self, account: Account, reason: str, *, now, actor=None,
+                             keep_sid: str | None = None) -> None:
+        answers = applications_revoked.send(current_app._get_current_object(), account_id=account.id,
+                                            reason=reason, now=now, keep_sid=keep_sid)
+        ended = sum(value for _receiver, value in answers if isinstance(value, int))
+        events.record("account:applications:revoke", subject=account, actor=actor or account,
+                      details={"reason": reason, "grants": ended}, now=now)
+
+    def change_password(self, account: Account, current: str, new: str, *, now,
+                        end_offline_access: bool = False, keep_sid: str | None = None) -> None:
+        """A voluntary change: the current password is re-confirmed under the login rules
+        (:meth:`confirm_password`; ``LoginFailed("rate_limited")`` passes through)."""
+        try:
+            self.confirm_password(account, current, now=now)
+        except LoginFailed as exc:
+            if exc.reason == "rate_limited":
+                raise
+            raise AccountError("current_password", "password.wrong_current") from None
+        self.set_password(account, new, now=now, tag="account:password:change",
+                          end_applications=end_offline_access, keep_sid=keep_sid)
 
     # -- one-time link tokens ---------------------------------------------------------------
     def issue_token(self, account: Account, purpose: str, *, now, data: dict | None = None) -> str:
@@ -287,5 +265,6 @@ class AccountService:
                            .where(AccountToken.account_id == account.id,
                                   AccountToken.purpose == RESET_PASSWORD, AccountToken.used_at.is_(None))
                            .values(used_at=now))
-        self.set_password(account, new_password, now=now, tag="account:password:reset")
+        # Whoever held the old password may hold applications' refresh tokens too: they all end.
+        self.set_password(account, new_password, now=now, tag="account:password:reset", end_applications=True)
         return account

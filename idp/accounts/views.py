@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from .. import i18n
 from ..clock import now
-from ..mail import MailError
+from ..mail import MailError, issuer_link
 from . import mails
 from .forms import ChangePasswordForm, EmailForm, LoginForm, LogoutForm, NewPasswordForm, RegisterForm
 from .messages import message
@@ -56,6 +56,18 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return url_for("accounts.home")
     return target
+
+
+def password_confirmed(account, password: str | None) -> bool:
+    """Re-confirm a logged-in person's password under the login rules (rate limit, lockout,
+    events); too many attempts answer 429, like the login page."""
+    try:
+        accounts().confirm_password(account, password or "", now=now())
+    except LoginFailed as exc:
+        if exc.reason == "rate_limited":
+            abort(429)
+        return False
+    return True
 
 
 def apply_form_errors(form, exc: AccountError) -> None:
@@ -124,7 +136,7 @@ def register():
 
 def send_verification(account) -> bool:
     token = accounts().issue_token(account, VERIFY_EMAIL, now=now(), data={"email": account.email})
-    link = url_for("accounts.verify_email", token=token, _external=True)
+    link = issuer_link("accounts.verify_email", token=token)
     return deliver(account.email, *mails.verify_email(account, link))
 
 
@@ -164,7 +176,7 @@ def forgot_password():
         # The same answer whether or not the address belongs to an account.
         if account is not None and account.email:
             token = accounts().issue_token(account, RESET_PASSWORD, now=now())
-            link = url_for("accounts.reset_password", token=token, _external=True)
+            link = issuer_link("accounts.reset_password", token=token)
             deliver(account.email, *mails.reset_password(account, link))
         return render_template("accounts/check_mail.html")
     return render_template("accounts/forgot.html", form=form)
@@ -204,7 +216,11 @@ def change_password():
     if form.validate_on_submit():
         account = current_account()
         try:
-            accounts().change_password(account, form.current_password.data, form.password.data, now=now())
+            accounts().change_password(account, form.current_password.data, form.password.data, now=now(),
+                                       end_offline_access=form.end_offline_access.data,
+                                       keep_sid=g.sso_session.sid)
+        except LoginFailed:  # only "rate_limited" reaches here; a wrong password is an AccountError
+            abort(429)
         except AccountError as exc:
             apply_form_errors(form, exc)
             return render_template("accounts/change_password.html", form=form)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
 
@@ -20,6 +20,7 @@ from ..accounts.services import RESET_PASSWORD, AccountError, NewAccount
 from ..clock import now
 from ..db import db
 from ..events import AuditEvent
+from ..mail import issuer_link
 from .authz import STAFF_KINDS, Actor, refuse, require
 
 NOT_FOUND = _l("There is no such account, or it is outside your area.")
@@ -165,7 +166,7 @@ def create_officer(actor: Actor, data: dict) -> tuple[Account, bool]:
 def send_reset_link(account: Account) -> bool:
     from ..accounts.views import deliver
     token = accounts().issue_token(account, RESET_PASSWORD, now=now())
-    link = url_for("accounts.reset_password", token=token, _external=True)
+    link = issuer_link("accounts.reset_password", token=token)
     return deliver(account.email, *mails.reset_password(account, link))
 
 
@@ -264,6 +265,8 @@ def force_password_reset(actor: Actor, account: Account) -> bool:
     account.password_changed_at = moment
     events.record("admin:password:force_reset", subject=account, actor=actor.account_id, details=who(actor),
                   now=moment)
+    # Offline refresh tokens too: what the old password let applications keep ends with it.
+    accounts().end_applications(account, "admin_password_reset", now=moment, actor=actor.account_id, commit=False)
     db.session.commit()
     from ..accounts.second_factor import forget_browsers
     forget_browsers(account, moment=moment)

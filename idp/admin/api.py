@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ..accounts import assurance
 from ..clock import now
 from ..oidc.lookup import live_access_token
+from ..oidc.mtls import holder_matches
 from .authz import ADMIN_SCOPES, Actor, Refused, refuse
 from .messages import message
 from .openapi import body_schema, document
@@ -81,6 +82,8 @@ def refused(exc: Refused):
     headers = None
     if exc.reason in ("insufficient_scope", "insufficient_user_authentication"):
         headers = {"WWW-Authenticate": f'Bearer realm="MotID", error="{exc.reason}"'}
+    elif exc.reason == "invalid_token":  # RFC 6750 §3.1; the description is in the problem's detail
+        headers = {"WWW-Authenticate": 'Bearer realm="MotID", error="invalid_token"'}
     return problem(exc.status, exc.reason, exc.detail, errors=errors, report=report, headers=headers)
 
 
@@ -90,6 +93,9 @@ def http_error(exc: HTTPException):
 
 
 # -- authentication ------------------------------------------------------------------------------------
+CERTIFICATE_NOT_PRESENTED = "The access token is bound to a client certificate that was not presented (RFC 8705)."
+
+
 def _unauthorized(description: str) -> Response:
     return problem(401, "invalid_token", description,
                    headers={"WWW-Authenticate": f'Bearer realm="MotID", error="invalid_token", '
@@ -119,6 +125,11 @@ def authenticate():
              else Actor.for_client(grant.client_id, scopes))
     g.admin_actor = actor
     action = f"api.{request.endpoint}"
+    if not holder_matches(grant.cnf_x5t):
+        # RFC 8705 §3: a certificate-bound token is only good with its certificate, as at /userinfo. A
+        # genuine token without it may have been stolen: recorded, like every refusal of a known actor.
+        raise refuse(actor, action, "invalid_token", CERTIFICATE_NOT_PRESENTED, status=401,
+                     extra={"cause": "certificate_not_presented"})
     if not scopes:
         raise refuse(actor, action, "insufficient_scope", _("The access token has no admin scope."))
     if account is not None and not assurance.satisfies(grant.acr, assurance.LOA2):

@@ -13,7 +13,7 @@ from .. import events
 from ..accounts.models import Account
 from ..clock import now
 from ..db import db
-from ..events import GENESIS, AuditEvent, chain_hash
+from ..events import GENESIS, AuditEvent, AuditKey, chain_hash
 from .authz import Actor, require
 
 EXPORT_LIMIT = 100_000
@@ -125,6 +125,7 @@ def export_csv(actor: Actor, query: AuditQuery):
 class Verification:
     checked: int = 0
     unchained: int = 0  # events written before the chain existed (migration 0006)
+    legacy: int = 0  # events chained with plain SHA-256, before the chain was keyed (migration 0010)
     problems: list = None
     head_id: int | None = None
     head_hash: str | None = None
@@ -134,15 +135,30 @@ class Verification:
         return not self.problems
 
 
+def _keys() -> dict[int, bytes | None]:
+    """Every audit key, decrypted; None for one the master key cannot open."""
+    keys = {}
+    for row in db.session.scalars(select(AuditKey)):
+        try:
+            keys[row.id] = events.unwrap(row.wrapped)
+        except events.AuditKeyUnreadable:
+            keys[row.id] = None
+    return keys
+
+
 def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_problems: int = 20) -> Verification:
     """Walk the whole log in id order: every hash must recompute and name its predecessor's.
 
-    A changed row fails its own hash; a deleted row breaks its successor's ``prev_hash``; a row
-    inserted by hand has no valid link. Cutting off the newest rows is caught only against an
-    anchor noted elsewhere (``anchors``: id → hash, e.g. from an earlier run's head)."""
+    A changed row fails its own HMAC; a deleted row breaks its successor's ``prev_hash``; a row
+    inserted by hand has no valid link. Without the master key nobody can compute an HMAC, so a
+    rewritten row cannot be given a hash that verifies, nor can a keyed row be passed off as one from
+    before the key (SHA-256 rows are accepted only before the first keyed row, and a log that has rows
+    must have keyed ones). Cutting off the newest rows is caught only against an anchor noted elsewhere
+    (``anchors``: id → hash, e.g. from an earlier run's head)."""
     result = Verification(problems=[])
     anchors = dict(anchors or {})
-    previous, started, last_id = None, False, 0
+    keys = _keys()
+    previous, started, keyed, last_id = None, False, False, 0
     while True:
         rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
                                        .order_by(AuditEvent.id).limit(batch)))
@@ -159,20 +175,41 @@ def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_pr
             expected_prev = previous if started else GENESIS
             if row.prev_hash != expected_prev:
                 _problem(result, row.id, "broken_link", limit_problems)
-            if chain_hash(row.prev_hash or "", row) != row.hash:
-                _problem(result, row.id, "content_changed", limit_problems)
+            _check_content(result, row, keys, keyed, limit_problems)
+            keyed = keyed or row.key_id is not None
             if row.id in anchors and anchors.pop(row.id) != row.hash:
                 _problem(result, row.id, "anchor_mismatch", limit_problems)
             previous, started = row.hash, True
             result.checked += 1
             result.head_id, result.head_hash = row.id, row.hash
         db.session.expunge_all()
+    if last_id and not keyed:
+        # Rows, none keyed: a log from before 0010 that no event has sealed yet, or keyed rows rewritten
+        # as SHA-256 ones. Any new event seals it.
+        _problem(result, result.head_id or last_id, "unsealed", limit_problems)
     for anchor_id in anchors:
         _problem(result, anchor_id, "anchor_missing", limit_problems)
     return result
 
 
-def _problem(result: Verification, row_id: int, kind: str, limit: int) -> None:
+def _check_content(result: Verification, row: AuditEvent, keys: dict, keyed: bool, limit: int) -> None:
+    if row.key_id is None:
+        if keyed:
+            _problem(result, row.id, "unkeyed", limit)  # after the first keyed row, every row is keyed
+        elif chain_hash(row.prev_hash or "", row) != row.hash:
+            _problem(result, row.id, "content_changed", limit)
+        else:
+            result.legacy += 1
+        return
+    if row.key_id not in keys:
+        _problem(result, row.id, "unknown_key", limit)
+    elif keys[row.key_id] is None:
+        _problem(result, row.id, "key_unreadable", limit)
+    elif chain_hash(row.prev_hash or "", row, keys[row.key_id]) != row.hash:
+        _problem(result, row.id, "content_changed", limit)
+
+
+def _problem(result: Verification, row_id: int | None, kind: str, limit: int) -> None:
     if len(result.problems) < limit:
         result.problems.append((row_id, kind))
     elif len(result.problems) == limit:

@@ -36,10 +36,14 @@ STAFF_KINDS = (AccountKind.OFFICER.value, AccountKind.ADMIN.value)
 
 # Capabilities. ``accounts.personal``: citizens' and businesses' identifiers in clear. ``trust.write``:
 # the CAs whose certificates log in at level 3 (a wrong anchor lets its holder reach level 3).
+# ``clients.privileged``: any change to an application that holds an admin:* scope or is first-party (its
+# secret, keys or redirect URI is a way into MotID's administration or, without a consent page, into
+# every account that uses it), making one so, or deleting one (idp.admin.clients). The province
+# administrator's alone: in the console, with their own token, or as the server's operator (the CLI).
 ALL = frozenset({
     "accounts.read", "accounts.write", "accounts.personal", "units.read", "units.write", "roles.read",
-    "roles.write", "roles.grant", "roles.grant_admin", "clients.read", "clients.write", "keys.read",
-    "keys.write", "trust.read", "trust.write", "audit.read",
+    "roles.write", "roles.grant", "roles.grant_admin", "clients.read", "clients.write", "clients.privileged",
+    "keys.read", "keys.write", "trust.read", "trust.write", "audit.read",
 })
 ROLE_CAPABILITIES = {
     PROVINCE_ADMIN: ALL,
@@ -52,14 +56,15 @@ ROLE_CAPABILITIES = {
 SCOPE_CAPABILITIES = {
     "admin:accounts": frozenset({"accounts.read", "accounts.write", "accounts.personal", "units.read",
                                  "units.write", "roles.read", "roles.write", "roles.grant", "roles.grant_admin"}),
-    "admin:clients": frozenset({"clients.read", "clients.write", "roles.read", "roles.write", "keys.read"}),
+    "admin:clients": frozenset({"clients.read", "clients.write", "clients.privileged", "roles.read", "roles.write",
+                                "keys.read"}),
     "admin:audit": frozenset({"audit.read"}),
     "admin:trust": frozenset({"trust.read", "trust.write"}),
 }
 ADMIN_SCOPES = tuple(SCOPE_CAPABILITIES)
-# Automation (client credentials) never sees citizens' identifiers, never makes administrators and
-# never changes which CAs are trusted.
-AUTOMATION_EXCLUDED = frozenset({"accounts.personal", "roles.grant_admin", "trust.write"})
+# Automation (client credentials) never sees citizens' identifiers, never makes administrators, never
+# changes which CAs are trusted and never changes an application that administers MotID or skips consent.
+AUTOMATION_EXCLUDED = frozenset({"accounts.personal", "roles.grant_admin", "trust.write", "clients.privileged"})
 
 
 class Refused(Exception):
@@ -114,6 +119,7 @@ class Actor:
     admin_units: frozenset = frozenset()  # where the actor is a unit administrator
     client_id: str | None = None
     scopes: frozenset | None = None  # None in the console
+    operator: bool = False  # the server's command line (idp.admin.cli.operator)
     _scope_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -190,6 +196,13 @@ class Actor:
 
     def label(self) -> str:
         return self.account.sub if self.account is not None else f"client:{self.client_id}"
+
+    def via(self) -> dict:
+        """How the request came, for an event's details: the command line, or the application whose token
+        was used (``client_id`` in details names the object, e.g. the application changed)."""
+        if self.operator:
+            return {"via": "cli"}
+        return {"via_client": self.client_id} if self.client_id else {}
 
 
 def refuse(actor: Actor | None, action: str, reason: str, detail, *, status: int = 403, target=None,

@@ -1,5 +1,6 @@
 """Command-line additions: ``idp accounts import``, ``idp units import``, ``idp audit verify|export``,
-``idp trust add|list|remove`` and ``idp admin grant|revoke|list`` (to name the first administrators)."""
+``idp trust add|list|remove`` and ``idp admin grant|revoke|list`` (to name the first administrators);
+``idp clients create|update|delete|rotate-secret`` are in :mod:`idp.admin.client_cli`."""
 from __future__ import annotations
 
 
@@ -18,8 +19,9 @@ from .messages import message
 
 
 def operator() -> Actor:
-    """Whoever runs the command on the server: every capability, recorded without an account."""
-    return Actor(account=None, capabilities=ALL, client_id=None)
+    """Whoever runs the command on the server: the province administrator by definition (they hold the
+    master key and the database), so every capability, recorded without an account and ``via: cli``."""
+    return Actor(account=None, capabilities=ALL, client_id=None, operator=True)
 
 
 def _report(exc: Refused) -> None:
@@ -101,6 +103,7 @@ def verify(anchors):
         parsed[int(row_id)] = value
     result = audit.verify(anchors=parsed)
     click.echo(f"checked {result.checked} events"
+               + (f" ({result.legacy} with SHA-256, written before the chain was keyed)" if result.legacy else "")
                + (f" ({result.unchained} older events were written before the chain began)" if result.unchained else ""))
     if result.head_id is not None:
         click.echo(f"head: {result.head_id}:{result.head_hash}")
@@ -109,6 +112,9 @@ def verify(anchors):
         return
     for row_id, kind in result.problems:
         click.echo(f"event {row_id}: {kind}" if row_id is not None else "(more problems not shown)", err=True)
+    if "unsealed" in {kind for _, kind in result.problems}:
+        click.echo("no event is keyed: the log is from before the keyed chain and no event has been written since "
+                   "(any new event seals it), or its keyed events were rewritten", err=True)
     sys.exit(1)
 
 
@@ -237,8 +243,10 @@ def list_admins():
 
 def register(app) -> None:
     from ..accounts.cli import accounts_cli
+    from . import client_cli
     if "import" not in accounts_cli.commands:
         accounts_cli.add_command(import_officers)
+    client_cli.register()
     for command in (units_cli, audit_cli, trust_cli, admin_cli):
         if command.name not in app.cli.commands:
             app.cli.add_command(command)

@@ -15,12 +15,14 @@ from ..db import db
 from ..oidc.clients import ADMIN_SCOPES, ADMIN_SETTINGS, InvalidClientMetadata
 from ..oidc.grants.authorization_code import revoke_grant
 from ..oidc.models import Client, Consent, Grant
-from .authz import PROVINCE_ADMIN, Actor, refuse, require
+from .authz import Actor, refuse, require
 
 LIFETIMES = {"access_token_lifetime": "IDP_ACCESS_TOKEN_SECONDS", "id_token_lifetime": "IDP_ID_TOKEN_SECONDS",
              "refresh_token_lifetime": "IDP_REFRESH_TOKEN_SECONDS"}
 COLUMNS = ("first_party", "require_pkce")
 NOT_FOUND = _l("There is no such application.")
+PRIVILEGED_ONLY = _l("Only the province administrator changes an application that has admin scopes or is "
+                     "first-party.")
 
 
 def service():
@@ -77,12 +79,27 @@ def _admin_settings(actor: Actor, changes: dict, action: str) -> dict:
     return out
 
 
-def _check_admin_scopes(actor: Actor, old_scope: str, new_scope, action: str) -> None:
-    """admin:* lets an application administer MotID: only a province administrator, in person, allows it."""
-    added = set(str(new_scope or "").split()) & set(ADMIN_SCOPES) - set(old_scope.split())
-    if added and (actor.account is None or PROVINCE_ADMIN not in actor.roles):
-        raise refuse(actor, action, "higher_role", _l("Only the province administrator allows admin scopes."),
-                     extra={"scopes": sorted(added)})
+def privileges(scope, first_party) -> list[str]:
+    """Why an application with this scope and first-party flag is privileged: an admin:* scope lets it
+    administer MotID, first-party lets it skip the consent page. Empty for an ordinary application."""
+    why = ["admin_scope"] if set(str(scope or "").split()) & set(ADMIN_SCOPES) else []
+    return why + (["first_party"] if first_party else [])
+
+
+def privileges_of(client: Client) -> list[str]:
+    return privileges(client.meta.get("scope"), client.first_party)
+
+
+def _privileged(why: list[str]) -> dict:
+    """For an event's details: changes to privileged applications can be found (``privileged``)."""
+    return {"privileged": why} if why else {}
+
+
+def _require_privileged(actor: Actor, action: str, target: str | None, why: list[str]) -> None:
+    """The one rule for privileged applications (``clients.privileged``, see authz): console, API and CLI
+    all pass here before changing, creating or deleting one."""
+    if why and not actor.can("clients.privileged"):
+        raise refuse(actor, action, "higher_role", PRIVILEGED_ONLY, target=target, extra={"privileged": why})
 
 
 def _metadata_refused(actor: Actor, action: str, exc: InvalidClientMetadata):
@@ -92,16 +109,18 @@ def _metadata_refused(actor: Actor, action: str, exc: InvalidClientMetadata):
 def create(actor: Actor, data: dict) -> tuple[Client, str | None]:
     action = "client.create"
     require(actor, "clients.write", action)
+    why = privileges(data.get("scope"), data.get("first_party"))
+    _require_privileged(actor, action, None, why)
     settings = _admin_settings(actor, data, action)
     meta = {k: v for k, v in data.items() if k not in COLUMNS and k not in ADMIN_SETTINGS}
-    _check_admin_scopes(actor, "", meta.get("scope"), action)
     meta.update({k: v for k, v in settings.items() if v is not None})
     try:
         client, secret = service().create(meta, first_party=bool(data.get("first_party")),
                                           require_pkce=bool(data.get("require_pkce")))
     except InvalidClientMetadata as exc:
         raise _metadata_refused(actor, action, exc) from None
-    events.record("admin:client:create", actor=actor.account_id, details={"client_id": client.client_id}, now=now())
+    events.record("admin:client:create", actor=actor.account_id,
+                  details={"client_id": client.client_id, **_privileged(why), **actor.via()}, now=now())
     db.session.commit()
     return client, secret
 
@@ -110,24 +129,33 @@ def update(actor: Actor, client: Client, changes: dict) -> Client:
     """Change some metadata (None removes a field) and settings; all checked before anything is kept."""
     action = "client.update"
     require(actor, "clients.write", action)
+    became = privileges(changes.get("scope", client.meta.get("scope")),
+                        changes.get("first_party", client.first_party))
+    why = sorted(set(privileges_of(client)) | set(became))
+    _require_privileged(actor, action, client.client_id, why)
     settings = _admin_settings(actor, changes, action)
     meta_changes = {k: v for k, v in changes.items() if k not in COLUMNS and k not in ADMIN_SETTINGS}
     if "client_id" in meta_changes or "client_secret" in meta_changes:
         raise refuse(actor, action, "invalid_input", _l("Some fields cannot be changed here."), status=422,
                      fields={"client_id": "field.read_only"})
-    if "scope" in meta_changes:
-        _check_admin_scopes(actor, client.meta.get("scope", ""), meta_changes["scope"], action)
     meta = {**client.meta, **meta_changes, **settings}
     meta = {k: v for k, v in meta.items() if v is not None}
     for key in COLUMNS:
         if key in changes:
             setattr(client, key, changes[key])
+    ended_registration = bool(became and client.registration_token)
+    if ended_registration:
+        # A privileged application is managed by the province administrator alone: its registration
+        # access token (RFC 7592) would let whoever holds it change its redirect URIs and keys.
+        client.registration_token = None
     try:
         service().update(client, meta)
     except InvalidClientMetadata as exc:
         raise _metadata_refused(actor, action, exc) from None
     events.record("admin:client:update", actor=actor.account_id,
-                  details={"client_id": client.client_id, "fields": sorted(changes)[:40]}, now=now())
+                  details={"client_id": client.client_id, "fields": sorted(changes)[:40], **_privileged(why),
+                           **({"registration_ended": True} if ended_registration else {}), **actor.via()},
+                  now=now())
     db.session.commit()
     return client
 
@@ -135,14 +163,27 @@ def update(actor: Actor, client: Client, changes: dict) -> Client:
 def rotate_secret(actor: Actor, client: Client) -> str:
     action = "client.rotate_secret"
     require(actor, "clients.write", action)
+    why = privileges_of(client)
+    _require_privileged(actor, action, client.client_id, why)
     if client.meta.get("token_endpoint_auth_method") in ("none", "private_key_jwt"):
         raise refuse(actor, action, "no_secret", _l("This application authenticates without a secret."),
                      status=409, target=client.client_id)
     secret = service().rotate_secret(client)
-    events.record("admin:client:rotate_secret", actor=actor.account_id, details={"client_id": client.client_id},
-                  now=now())
+    events.record("admin:client:rotate_secret", actor=actor.account_id,
+                  details={"client_id": client.client_id, **_privileged(why), **actor.via()}, now=now())
     db.session.commit()
     return secret
+
+
+def delete(actor: Actor, client: Client) -> None:
+    """Delete an application; its grants and consents end with it (one transaction with the event)."""
+    action = "client.delete"
+    require(actor, "clients.write", action)
+    why = privileges_of(client)
+    _require_privileged(actor, action, client.client_id, why)
+    events.record("admin:client:delete", actor=actor.account_id,
+                  details={"client_id": client.client_id, **_privileged(why), **actor.via()}, now=now())
+    service().delete(client)
 
 
 def consents(actor: Actor, client: Client, *, limit: int = 50, after: int | None = None):

@@ -120,6 +120,8 @@ class ClientForm(FlaskForm):
     redirect_uris = TextAreaField(_l("Redirect URIs (one per line)"), [Optional(), too_long(20000)])
     post_logout_redirect_uris = TextAreaField(_l("Post-logout redirect URIs (one per line)"),
                                               [Optional(), too_long(20000)])
+    request_uris = TextAreaField(_l("Request object URIs (request_uri, one per line)"),
+                                 [Optional(), too_long(20000)])
     backchannel_logout_uri = StringField(_l("Back-channel logout URI"), [Optional(), too_long(2000), printable])
     frontchannel_logout_uri = StringField(_l("Front-channel logout URI"), [Optional(), too_long(2000), printable])
     token_endpoint_auth_method = SelectField(_l("Client authentication"), choices=options([

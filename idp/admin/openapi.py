@@ -160,6 +160,7 @@ SCHEMAS = {
         "properties": {"client_name": {"type": ["string", "null"], "maxLength": 200},
                        "redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
                        "post_logout_redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
+                       "request_uris": {"type": ["array", "null"], "maxItems": 20, "items": text(2000)},
                        "grant_types": {"type": "array", "maxItems": 3, "items": {
                            "enum": ["authorization_code", "refresh_token", "client_credentials"]}},
                        "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post",

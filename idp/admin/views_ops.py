@@ -27,6 +27,7 @@ def client_settings(form: ClientForm) -> dict:
     return {
         "client_name": form.client_name.data, "redirect_uris": _lines(form.redirect_uris.data),
         "post_logout_redirect_uris": _lines(form.post_logout_redirect_uris.data) or None,
+        "request_uris": _lines(form.request_uris.data) or None,
         "backchannel_logout_uri": form.backchannel_logout_uri.data or None,
         "frontchannel_logout_uri": form.frontchannel_logout_uri.data or None,
         "token_endpoint_auth_method": form.token_endpoint_auth_method.data,
@@ -45,6 +46,7 @@ def fill(form: ClientForm, client) -> None:
     form.client_name.data = meta.get("client_name", "")
     form.redirect_uris.data = "\n".join(meta.get("redirect_uris", []))
     form.post_logout_redirect_uris.data = "\n".join(meta.get("post_logout_redirect_uris", []))
+    form.request_uris.data = "\n".join(meta.get("request_uris", []))
     form.backchannel_logout_uri.data = meta.get("backchannel_logout_uri", "")
     form.frontchannel_logout_uri.data = meta.get("frontchannel_logout_uri", "")
     form.token_endpoint_auth_method.data = meta.get("token_endpoint_auth_method")
@@ -72,6 +74,8 @@ def new_client():
         try:
             client, secret = clients.create(actor(), settings)
         except Refused as exc:
+            if exc.status != 422:
+                raise  # not the form's fault: the refusal page
             field_errors(form, exc)
             return render_template("admin/client_form.html", form=form, client=None), 422
         return render_template("admin/client_secret.html", client=client, secret=secret)
@@ -97,6 +101,8 @@ def client(client_id):
                 flash(_("Saved."))
                 return redirect(url_for("admin.client", client_id=client_id))
             except Refused as exc:
+                if exc.status != 422:
+                    raise
                 field_errors(form, exc)
     consents, next_cursor = clients.consents(actor(), target, limit=50)
     return render_template("admin/client_form.html", form=form, client=target, consents=consents,

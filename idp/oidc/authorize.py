@@ -30,6 +30,7 @@ from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_cla
 
 RESUME = "_motid_resume"
 DECISION = "_motid_consent"
+SHOWN = "_motid_shown"  # signed: the client and scopes the consent page listed
 RESPONSE_MODES = ("query", "form_post")
 
 
@@ -51,41 +52,66 @@ def handle():
     params, datalist = raw_params()
     server = current_app.extensions["idp.oauth"]
     redirect_uri = None
+    effective = params  # the parameters in force: the request object's once it is verified
     try:
-        client, redirect_uri = validate_client(server, params)
-        merged = request_object.merge(params, client, redirect_uri)
+        client = find_client(server, params)
+        outer_redirect = params.get("redirect_uri")
+        if outer_redirect is not None and client.check_redirect_uri(outer_redirect):
+            redirect_uri = outer_redirect  # errors in the request object may go back there
+        obj = request_object.load(params, client, redirect_uri)
+        merged = effective = request_object.merge(params, obj)
+        redirect_uri = validate_redirect_uri(client, params, merged)
+        if obj is not None:  # carried by value from now on: fetched once, what consent shows is what is granted
+            params = {**{k: v for k, v in params.items() if k not in ("request", "request_uri")}, "request": obj.raw}
+        if merged.get("response_type") != "code":  # Authlib would echo the value into error_description
+            raise UnsupportedResponseType()
         oauth_request = AuthorizationRequest(merged, datalist)
         grant = server.get_authorization_grant(oauth_request)
         grant.validate_no_multiple_request_parameter(oauth_request)
         redirect_uri = grant.validate_authorization_request()
-        return proceed(server, grant, client, params, merged, redirect_uri)
+        return proceed(server, grant, client, params, merged, redirect_uri, obj)
     except OAuth2Error as error:
         if error.state is None:
-            error.state = params.get("state")
+            error.state = effective.get("state")
         if not getattr(error, "redirect_uri", None) and redirect_uri and not isinstance(error, ClientError):
             error.redirect_uri = redirect_uri  # the client and redirect URI were already verified
         if not getattr(error, "redirect_uri", None):
             return error_page(error)
-        return respond(error.redirect_uri, dict(error.get_body()), params, error.state)
+        return respond(error.redirect_uri, dict(error.get_body()), effective, error.state)
+
+
+class UnsupportedResponseType(OAuth2Error):
+    """RFC 6749 §4.1.2.1, with a fixed description: the offending value is never reflected."""
+
+    error = "unsupported_response_type"
+    description = "Only the response type code is supported."
 
 
 class ClientError(InvalidRequestError):
     """The client or its redirect URI is wrong: shown to the person, never redirected."""
 
 
-def validate_client(server, params):
+def find_client(server, params):
     client = server.query_client(params.get("client_id"))
     if client is None:
         raise ClientError("Unknown client_id.")
-    redirect_uri = params.get("redirect_uri")
+    return client
+
+
+def validate_redirect_uri(client, outer: dict, merged: dict) -> str:
+    """The redirect URI to answer to: the request object's when it has one (RFC 9101 §6.3), which an
+    outer value must then equal; it must be registered exactly."""
+    redirect_uri = merged.get("redirect_uri")
     if not redirect_uri:
         raise ClientError("redirect_uri is required.")
+    if outer.get("redirect_uri") not in (None, redirect_uri):
+        raise ClientError("redirect_uri does not match the one in the request object.")
     if not client.check_redirect_uri(redirect_uri):
         raise ClientError("redirect_uri is not registered for this client.")
-    return client, redirect_uri
+    return redirect_uri
 
 
-def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str):
+def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str, obj=None):
     mode = params.get("response_mode", "query")
     if mode not in RESPONSE_MODES:
         raise InvalidRequestError("Unsupported response_mode.", redirect_uri=redirect_uri)
@@ -122,6 +148,8 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
     decision = outer.get(DECISION)
     if decision is not None:
         check_decision_csrf()
+        if not shown_matches(outer, client, wanted):
+            return consent_page(client, wanted, outer)  # not what the page the person answered listed
         if decision != "allow":
             raise AccessDeniedError(redirect_uri=redirect_uri)
         consent.give(account, client.client_id, wanted, now=now())
@@ -131,6 +159,7 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str)
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return consent_page(client, wanted, outer)
 
+    request_object.consume(obj, client, redirect_uri)
     if roles_asked:
         role_assurance.record_withheld(account, client.client_id, session.acr, now=now())
     _, _, headers = grant.create_authorization_response(redirect_uri, account)
@@ -231,7 +260,7 @@ def resumed_after(params):
 
 def resume_url(outer: dict) -> str:
     """This authorization request as a URL to come back to, marked with when it started."""
-    resume = {k: v for k, v in outer.items() if k not in (RESUME, DECISION, "csrf_token")}
+    resume = {k: v for k, v in outer.items() if k not in (RESUME, DECISION, SHOWN, "csrf_token")}
     resume[RESUME] = request.values.get(RESUME) or _serializer().dumps(int(now().timestamp()))
     return url_for("oidc.authorize") + "?" + urlencode(resume)
 
@@ -260,8 +289,22 @@ def set_ui_locale(ui_locales) -> None:
             return
 
 
+def _shown_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="motid-consent-shown")
+
+
+def shown_matches(outer: dict, client, scopes: set) -> bool:
+    """Whether the consent being answered listed exactly this client and these scopes."""
+    try:
+        shown = _shown_serializer().loads(outer.get(SHOWN, ""), max_age=3600)
+    except (BadSignature, TypeError, ValueError):
+        return False
+    return shown == [client.client_id, sorted(scopes)]
+
+
 def consent_page(client, scopes, outer):
-    hidden = {k: v for k, v in outer.items() if k not in (DECISION, "csrf_token")}
+    hidden = {k: v for k, v in outer.items() if k not in (DECISION, SHOWN, "csrf_token")}
+    hidden[SHOWN] = _shown_serializer().dumps([client.client_id, sorted(scopes)])
     ordered = [s for s in consent.SCOPE_TEXT if s in scopes]
     return render_template("oidc/consent.html", client=client, scopes=ordered, texts=consent.SCOPE_TEXT,
                            hidden=hidden, account=current_account())

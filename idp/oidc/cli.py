@@ -1,4 +1,7 @@
-"""``idp clients …`` and ``idp keys …`` for administrators."""
+"""``idp clients …`` and ``idp keys …`` for administrators.
+
+The commands that change an application (``create``, ``update``, ``delete``, ``rotate-secret``) join this
+group from :mod:`idp.admin.client_cli`: they pass the administration's rules, as the console and the API do."""
 from __future__ import annotations
 
 import json
@@ -11,7 +14,6 @@ from flask.cli import with_appcontext
 from ..db import db, utcnow
 from ..keys import ALGORITHMS
 from ..security import digest, new_token
-from .clients import AUTH_METHODS, GRANT_TYPES, InvalidClientMetadata
 from .models import Client, InitialAccessToken
 
 
@@ -26,45 +28,7 @@ def _get(client_id: str) -> Client:
     return client
 
 
-def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, id_token_alg, logout_uris, json_file):
-    meta = json.load(json_file) if json_file else {}
-    if name:
-        meta["client_name"] = name
-    if redirect_uris:
-        meta["redirect_uris"] = list(redirect_uris)
-    if auth_method:
-        meta["token_endpoint_auth_method"] = auth_method
-    if grant_types:
-        meta["grant_types"] = list(grant_types)
-        meta["response_types"] = ["code"] if "authorization_code" in grant_types else []
-    if scope:
-        meta["scope"] = scope
-    if jwks_file:
-        meta["jwks"] = json.load(jwks_file)
-    if id_token_alg:
-        meta["id_token_signed_response_alg"] = id_token_alg
-    if logout_uris:
-        meta["post_logout_redirect_uris"] = list(logout_uris)
-    return meta
-
-
-def client_options(command):
-    for option in reversed([
-        click.option("--name"),
-        click.option("--redirect-uri", "redirect_uris", multiple=True),
-        click.option("--auth-method", type=click.Choice(AUTH_METHODS)),
-        click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES)),
-        click.option("--scope", help="allowed scopes, space-separated"),
-        click.option("--jwks-file", type=click.File()),
-        click.option("--id-token-alg", type=click.Choice(ALGORITHMS)),
-        click.option("--post-logout-redirect-uri", "logout_uris", multiple=True),
-        click.option("--json", "json_file", type=click.File(), help="RFC 7591 metadata as a JSON file"),
-    ]):
-        command = option(command)
-    return command
-
-
-def _show(client: Client, secret: str | None = None) -> None:
+def echo_client(client: Client, secret: str | None = None) -> None:
     click.echo(f"client_id: {client.client_id}")
     if secret:
         click.echo(f"client_secret: {secret}   (shown once; store it now)")
@@ -75,20 +39,6 @@ def _show(client: Client, secret: str | None = None) -> None:
 @click.group("clients")
 def clients_cli():
     """Register and manage relying applications (OIDC clients)."""
-
-
-@clients_cli.command("create")
-@client_options
-@click.option("--first-party", is_flag=True, help="skip the consent page (an administrator's decision)")
-@click.option("--require-pkce", is_flag=True)
-@with_appcontext
-def create(first_party, require_pkce, **fields):
-    """Register a client; prints its client_id and secret (once)."""
-    try:
-        client, secret = _clients().create(_metadata(**fields), first_party=first_party, require_pkce=require_pkce)
-    except InvalidClientMetadata as exc:
-        raise click.ClickException(f"{exc.error}: {exc.description}") from None
-    _show(client, secret)
 
 
 @clients_cli.command("list")
@@ -104,49 +54,7 @@ def list_clients():
 @click.argument("client_id")
 @with_appcontext
 def show(client_id):
-    _show(_get(client_id))
-
-
-@clients_cli.command("update")
-@click.argument("client_id")
-@client_options
-@click.option("--first-party/--no-first-party", default=None)
-@click.option("--require-pkce/--no-require-pkce", default=None)
-@with_appcontext
-def update(client_id, first_party, require_pkce, **fields):
-    """Change a client's metadata (only the options given)."""
-    client = _get(client_id)
-    meta = {**client.meta, **_metadata(**fields)}
-    if first_party is not None:
-        client.first_party = first_party
-    if require_pkce is not None:
-        client.require_pkce = require_pkce
-    try:
-        _clients().update(client, meta)
-    except InvalidClientMetadata as exc:
-        db.session.rollback()
-        raise click.ClickException(f"{exc.error}: {exc.description}") from None
-    _show(client)
-
-
-@clients_cli.command("delete")
-@click.argument("client_id")
-@with_appcontext
-def delete(client_id):
-    """Delete a client; its grants and consents end with it."""
-    _clients().delete(_get(client_id))
-    click.echo(f"{client_id}: deleted")
-
-
-@clients_cli.command("rotate-secret")
-@click.argument("client_id")
-@with_appcontext
-def rotate_secret(client_id):
-    """Issue a new secret (shown once); the old one stops working."""
-    secret = _clients().rotate_secret(_get(client_id))
-    if secret is None:
-        raise click.ClickException("this client authenticates without a secret")
-    click.echo(f"client_secret: {secret}   (shown once; store it now)")
+    echo_client(_get(client_id))
 
 
 @clients_cli.command("registration-token")

@@ -5,19 +5,23 @@ The assertion's ``aud`` may be the issuer or the token endpoint; each ``jti`` is
 from __future__ import annotations
 
 import json
+import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-import requests
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app, url_for
 from joserfc import jwk
 from sqlalchemy.exc import IntegrityError
 
+from .. import net
+from ..clock import now
 from ..db import db
 from ..security import digest
 from .models import UsedJti
+
+log = logging.getLogger(__name__)
 
 _JWKS_CACHE: dict[str, tuple[float, dict]] = {}
 JWKS_CACHE_SECONDS = 300
@@ -31,14 +35,12 @@ def fetch_jwks(uri: str) -> dict:
     if cached and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
         return cached[1]
     try:
-        with requests.get(uri, timeout=5, headers={"Accept": "application/json"}, stream=True,
-                          allow_redirects=False) as response:
-            response.raise_for_status()
-            body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-        if len(body) > MAX_JWKS_BYTES:
-            raise ValueError("too large")
-        document = json.loads(body)
-    except (requests.RequestException, ValueError):
+        response = net.request("GET", uri, headers={"Accept": "application/json"}, max_bytes=MAX_JWKS_BYTES)
+        if not response.ok:
+            raise net.FetchError(f"HTTP {response.status}")
+        document = json.loads(response.body)
+    except (net.FetchError, ValueError) as exc:
+        log.info("jwks_uri %s not usable: %s", uri, getattr(exc, "reason", "not JSON"))
         raise InvalidClientError(description="The client's jwks_uri could not be fetched.") from None
     if len(_JWKS_CACHE) >= MAX_CACHED:
         _JWKS_CACHE.clear()
@@ -55,12 +57,30 @@ def client_public_keys(client) -> jwk.KeySet:
         raise InvalidClientError(description="The client's keys are not a valid JWK Set.") from None
 
 
+def valid_jti(jti) -> bool:
+    return isinstance(jti, str) and 0 < len(jti) <= 512
+
+
+def _jti_key(purpose: str, client_id: str, jti: str) -> str:
+    return digest(f"{purpose}|{client_id}|{jti}")
+
+
+def jti_seen(purpose: str, client_id: str, jti) -> bool:
+    """Whether a ``jti`` was already spent (a read: :func:`remember_jti` is the atomic spend)."""
+    return not valid_jti(jti) or db.session.get(UsedJti, _jti_key(purpose, client_id, jti)) is not None
+
+
 def remember_jti(purpose: str, client_id: str, jti, exp) -> bool:
-    """Record a one-time ``jti``; False when it was seen before."""
-    if not isinstance(jti, str) or not jti or len(jti) > 512:
+    """Record a one-time ``jti`` (one insert on a unique key); False when it was seen before."""
+    if not valid_jti(jti):
         return False
-    expires = datetime.fromtimestamp(exp if isinstance(exp, (int, float)) else time.time() + 3600, timezone.utc)
-    db.session.add(UsedJti(key=digest(f"{purpose}|{client_id}|{jti}"), expires_at=expires))
+    moment = now()
+    try:
+        expires = datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, (int, float)) \
+            and not isinstance(exp, bool) else moment + timedelta(hours=1)
+    except (OverflowError, OSError, ValueError):
+        expires = moment + timedelta(hours=1)
+    db.session.add(UsedJti(key=_jti_key(purpose, client_id, jti), expires_at=expires))
     try:
         db.session.commit()
         return True

@@ -81,7 +81,8 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     application_type = out.setdefault("application_type", "web")
     if application_type not in ("web", "native"):
         raise InvalidClientMetadata("application_type must be web or native")
-    for field in ("grant_types", "response_types", "redirect_uris", "post_logout_redirect_uris", "contacts"):
+    for field in ("grant_types", "response_types", "redirect_uris", "post_logout_redirect_uris", "contacts",
+                  "request_uris"):
         value = out.get(field)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise InvalidClientMetadata(f"{field} must be an array of strings",
@@ -114,6 +115,9 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         raise InvalidClientMetadata("jwks and jwks_uri are mutually exclusive")
     if out.get("jwks") is not None:
         _check_jwks(out["jwks"])
+    for uri in out.get("request_uris", []) or []:  # OIDC Registration §2; fetched only through idp/net.py
+        if len(uri) > 2000 or not _is_https_or_loopback(uri) or not _split(uri).hostname:
+            raise InvalidClientMetadata("request_uris must be https URLs (http only on loopback)")
     for field in URI_FIELDS:
         value = out.get(field)
         if value is not None and (not isinstance(value, str) or not _is_https_or_loopback(value)):

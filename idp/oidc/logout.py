@@ -4,6 +4,8 @@
   in a durable outbox (:mod:`idp.oidc.delivery` sends it), so the person's page never waits.
 - Front-Channel Logout 1.0: iframes on the logged-out page for clients with ``frontchannel_logout_uri``.
 - Ending a session revokes the refresh tokens issued under it, except those issued for ``offline_access``.
+- A password reset (by mail link, or an administrator's) ends every grant of the account, offline ones
+  included; a voluntary change does when the person ticks the box (``applications_revoked``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Account
+from ..accounts.services import applications_revoked
 from ..accounts.sessions import session_ended
 from ..clock import now
 from ..db import db
@@ -72,11 +75,29 @@ def end_online_grants(sid: str, moment) -> None:
     for grant in grants:
         if "offline_access" in grant.scope.split():
             continue
-        grant.revoked_at, grant.revoke_reason = moment, "session_ended"
-        db.session.execute(update(RefreshToken).where(RefreshToken.grant_id == grant.id,
-                                                      RefreshToken.revoked_at.is_(None)).values(revoked_at=moment))
-        db.session.execute(update(AccessToken).where(AccessToken.grant_id == grant.id,
-                                                     AccessToken.revoked_at.is_(None)).values(revoked_at=moment))
+        _end_grant(grant, "session_ended", moment)
+
+
+def _end_grant(grant, reason: str, moment) -> None:
+    grant.revoked_at, grant.revoke_reason = moment, reason
+    db.session.execute(update(RefreshToken).where(RefreshToken.grant_id == grant.id,
+                                                  RefreshToken.revoked_at.is_(None)).values(revoked_at=moment))
+    db.session.execute(update(AccessToken).where(AccessToken.grant_id == grant.id,
+                                                 AccessToken.revoked_at.is_(None)).values(revoked_at=moment))
+
+
+def on_applications_revoked(app, account_id, reason, now, keep_sid=None) -> int:
+    """End every grant of the account and its tokens, ``offline_access`` ones included; only the online
+    grants of session ``keep_sid`` survive. In the caller's transaction (it commits); returns the count."""
+    grants = db.session.scalars(select(Grant).where(Grant.account_id == account_id,
+                                                    Grant.revoked_at.is_(None))).all()
+    ended = 0
+    for grant in grants:
+        if keep_sid is not None and grant.sid == keep_sid and "offline_access" not in grant.scope.split():
+            continue
+        _end_grant(grant, reason[:40], now)
+        ended += 1
+    return ended
 
 
 def frontchannel_urls(sid: str) -> list[str]:
@@ -100,6 +121,7 @@ def frame_sources(urls: list[str]) -> str:
 
 def init_app(app) -> None:
     session_ended.connect(on_session_ended, sender=app, weak=False)
+    applications_revoked.connect(on_applications_revoked, sender=app, weak=False)
     from .end_session import logged_out_page
     app.extensions["idp.logout_frames"] = frontchannel_urls
     app.extensions["idp.logged_out_page"] = logged_out_page

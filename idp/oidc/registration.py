@@ -24,7 +24,9 @@ from werkzeug.exceptions import HTTPException
 
 from .. import events
 from ..clock import now
+from ..config import is_loopback_host
 from ..db import db
+from ..net import loopback_allowed
 from ..security import constant_time_equals, digest, new_token
 from .clients import ADMIN_SETTINGS, RESTRICTED_SCOPES, InvalidClientMetadata, validate_metadata
 from .models import Client, InitialAccessToken
@@ -44,6 +46,7 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jw
 ACCEPTED = {
     "redirect_uris": ("uris", 20),
     "post_logout_redirect_uris": ("uris", 20),
+    "request_uris": ("uris", 20),
     "response_types": ("strs", 5),
     "grant_types": ("strs", 5),
     "application_type": ("str", 20),
@@ -55,6 +58,10 @@ ACCEPTED = {
     "tos_uri": ("uri", 2000),
     "initiate_login_uri": ("uri", 2000),
     "jwks_uri": ("uri", 2000),
+    "backchannel_logout_uri": ("uri", 2000),  # Back-Channel Logout 1.0 §2.2
+    "backchannel_logout_session_required": ("bool", None),
+    "frontchannel_logout_uri": ("uri", 2000),  # Front-Channel Logout 1.0 §2
+    "frontchannel_logout_session_required": ("bool", None),
     "jwks": ("jwks", 10),
     "contacts": ("strs", 10),
     "scope": ("str", 1000),
@@ -77,6 +84,8 @@ UNSUPPORTED = (
 )
 # Schemes that must never be a redirect target, whatever the application type.
 FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "ftp", "ws", "wss"}
+# URLs MotID itself calls (through idp.net): on a public host, or on loopback while the issuer is.
+SERVER_TARGETS = ("jwks_uri", "backchannel_logout_uri", "request_uris")
 
 
 def init_app(app) -> None:
@@ -260,7 +269,8 @@ def _parses(uri: str) -> bool:
 
 
 def _check_dynamic_uris(meta: dict) -> None:
-    """Stricter than for administrators: no script or local targets, no loopback key fetches."""
+    """Stricter than for administrators: no script or local redirect targets, an https
+    ``initiate_login_uri`` (OIDC Registration §2), and :data:`SERVER_TARGETS` on public hosts."""
     native = meta.get("application_type") == "native"
     for field in ("redirect_uris", "post_logout_redirect_uris"):
         error = "invalid_redirect_uri" if field == "redirect_uris" else "invalid_client_metadata"
@@ -272,11 +282,26 @@ def _check_dynamic_uris(meta: dict) -> None:
                 # RFC 8252 §7.1: a private-use scheme is a reversed domain name the app controls.
                 raise InvalidClientMetadata(f"{field}: a custom scheme must be a reversed domain name "
                                             "such as vn.gov.example.app", error)
-    jwks_uri = meta.get("jwks_uri")
-    if jwks_uri is not None:
-        parts = urlsplit(jwks_uri)
-        if parts.scheme != "https" or not parts.hostname or _is_local(parts.hostname):
-            raise InvalidClientMetadata("jwks_uri must be an https URL on a public host")
+    login_uri = meta.get("initiate_login_uri")
+    if login_uri is not None and (urlsplit(login_uri).scheme != "https" or not urlsplit(login_uri).hostname):
+        raise InvalidClientMetadata("initiate_login_uri must be an https URL (OIDC Registration §2)")
+    for field in SERVER_TARGETS:
+        uris = meta.get(field)
+        for uri in (uris if isinstance(uris, list) else [] if uris is None else [uris]):
+            if not _server_target_allowed(uri):
+                raise InvalidClientMetadata(f"{field} must be an https URL on a public host"
+                                            + (" or a loopback URL" if loopback_allowed(current_app.config)
+                                               else ""))
+
+
+def _server_target_allowed(uri: str) -> bool:
+    """Loopback only in development (the issuer itself is loopback), as :mod:`idp.net` will connect."""
+    parts = urlsplit(uri)
+    if not parts.hostname:
+        return False
+    if is_loopback_host(parts.hostname) and loopback_allowed(current_app.config):
+        return parts.scheme in ("http", "https")
+    return parts.scheme == "https" and not _is_local(parts.hostname)
 
 
 def _is_local(host: str) -> bool:

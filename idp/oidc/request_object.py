@@ -6,38 +6,62 @@ object supersede the query parameters.
 """
 from __future__ import annotations
 
+import base64
 import json
-from urllib.parse import urlsplit
+import logging
+from dataclasses import dataclass
 
-import requests
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError, InvalidRequestUriError
 from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
-from ..config import is_loopback_host
-from .client_auth import client_public_keys, remember_jti
+from .. import net
+from ..clock import now as clock_now
+from .client_auth import client_public_keys, jti_seen, remember_jti, valid_jti
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 64 * 1024
 SIGNED_ALGS = ("RS256", "ES256")
+JTI_PURPOSE = "request_object"
+# Parameters of the object that describe the object itself, not the authorization request.
+OWN_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")
 
 
-def fetch(request_uri: str, redirect_uri) -> str:
-    parts = urlsplit(request_uri)
-    if len(request_uri) > 512 or not (parts.scheme == "https" or
-                                      (parts.scheme == "http" and is_loopback_host(parts.hostname))):
-        raise InvalidRequestUriError("request_uri must be an https URL of at most 512 characters.",
-                                     redirect_uri=redirect_uri)
+@dataclass(frozen=True)
+class RequestObject:
+    """A verified request object: its compact form (carried by value through login and consent, so it
+    is fetched once per authorization) and its claims."""
+
+    raw: str
+    claims: dict
+
+
+def registered(client, request_uri: str) -> bool:
+    """OIDC Registration §2: only ``request_uris`` the client registered. The fragment is the client's
+    cache-busting hash, so it is compared apart from the rest."""
+    if not isinstance(request_uri, str) or len(request_uri) > 2000:
+        return False
+    base = request_uri.split("#", 1)[0]
+    return any(isinstance(uri, str) and uri.split("#", 1)[0] == base for uri in client.meta.get("request_uris", []))
+
+
+def fetch(request_uri: str, client, redirect_uri) -> str:
+    """The object behind a registered ``request_uri``, through the guarded client (deadline, size cap,
+    global addresses only). One error text for every failure: it must not map the network."""
+    if not registered(client, request_uri):
+        raise InvalidRequestUriError("The request_uri is not registered for this client.", redirect_uri=redirect_uri)
     try:
-        with requests.get(request_uri, timeout=5, stream=True, allow_redirects=False) as response:
-            response.raise_for_status()
-            body = response.raw.read(MAX_BYTES + 1, decode_content=True)
-    except requests.RequestException:
+        response = net.request("GET", request_uri.split("#", 1)[0], max_bytes=MAX_BYTES,
+                               headers={"Accept": "application/oauth-authz-req+jwt, application/jwt"})
+        if not response.ok:
+            raise net.FetchError(f"HTTP {response.status}")
+        return response.body.decode("utf-8").strip()
+    except (net.FetchError, UnicodeDecodeError) as exc:
+        log.info("request_uri of %s not usable: %s", client.client_id, getattr(exc, "reason", "not UTF-8"))
         raise InvalidRequestUriError("The request_uri could not be fetched.", redirect_uri=redirect_uri) from None
-    if len(body) > MAX_BYTES:
-        raise InvalidRequestUriError("The request object is too large.", redirect_uri=redirect_uri)
-    return body.decode("utf-8", "replace").strip()
 
 
 def decode(raw: str, client, redirect_uri) -> dict:
@@ -64,12 +88,14 @@ def decode(raw: str, client, redirect_uri) -> dict:
             claims = jwt.decode(raw, client_public_keys(client), algorithms=[alg]).claims
         except (JoseError, ValueError, TypeError):
             raise fail("The request object's signature is not valid.") from None
+    inner = claims.get("redirect_uri") if isinstance(claims, dict) else None
+    if redirect_uri is None and isinstance(inner, str) and client.check_redirect_uri(inner):
+        redirect_uri = inner  # from the client itself and registered: its errors may go there
     _check_claims(claims, client, fail)
     return claims
 
 
 def _b64(segment: str) -> bytes:
-    import base64
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
@@ -85,7 +111,6 @@ def _unsigned_claims(raw: str, fail) -> dict:
 
 
 def _check_claims(claims, client, fail) -> None:
-    import time
     if not isinstance(claims, dict):
         raise fail("The request object's payload must be a JSON object.")
     issuer = current_app.config["IDP_ISSUER"]
@@ -96,28 +121,44 @@ def _check_claims(claims, client, fail) -> None:
     aud = claims.get("aud")
     if aud is not None and issuer not in (aud if isinstance(aud, list) else [aud]):
         raise fail("The request object's aud must be the issuer.")
-    now = time.time()
+    now = clock_now().timestamp()
     if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now - 30:
         raise fail("The request object has expired.")
     if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now + 30:
         raise fail("The request object is not valid yet.")
-    if "jti" in claims and not remember_jti("request_object", client.client_id, claims["jti"], claims.get("exp")):
+    if "jti" in claims and not valid_jti(claims["jti"]):
+        raise fail("The request object's jti must be a string.")
+    if "jti" in claims and jti_seen(JTI_PURPOSE, client.client_id, claims["jti"]):
         raise fail("The request object was used before.")
 
 
-def merge(params: dict, client, redirect_uri) -> dict:
-    """Parameters with the request object's values applied (they take precedence)."""
+def load(params: dict, client, redirect_uri) -> RequestObject | None:
+    """The request object of an authorization request (by value, or fetched from its ``request_uri``)."""
     if "request" in params and "request_uri" in params:
         raise InvalidRequestError("Use either request or request_uri, not both.", redirect_uri=redirect_uri)
     raw = params.get("request")
     if "request_uri" in params:
-        raw = fetch(params["request_uri"], redirect_uri)
+        raw = fetch(params["request_uri"], client, redirect_uri)
     if raw is None:
+        return None
+    return RequestObject(raw, decode(raw, client, redirect_uri))
+
+
+def merge(params: dict, obj: RequestObject | None) -> dict:
+    """RFC 9101 §6.3: the request object's parameters, and only the outer ones it does not carry."""
+    if obj is None:
         return params
-    claims = decode(raw, client, redirect_uri)
     merged = {k: v for k, v in params.items() if k not in ("request", "request_uri")}
-    for key, value in claims.items():
-        if key in ("iss", "aud", "exp", "iat", "nbf", "jti"):
+    for key, value in obj.claims.items():
+        if key in OWN_CLAIMS:
             continue
         merged[key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
     return merged
+
+
+def consume(obj: RequestObject | None, client, redirect_uri) -> None:
+    """A ``jti`` is spent once, when the authorization completes (not on each pass through login)."""
+    if obj is None or "jti" not in obj.claims:
+        return
+    if not remember_jti(JTI_PURPOSE, client.client_id, obj.claims["jti"], obj.claims.get("exp")):
+        raise InvalidRequestObjectError("The request object was used before.", redirect_uri=redirect_uri)

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from ..clock import now
 from ..db import db
 from .clients import AUTH_METHODS
-from .grants.authorization_code import revoke_grant
+from .grants.family import revoke_grant
 from .introspection import find_token
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error, UnsupportedGrantTypeError
 from flask import Response
 
 from .client_auth import ClientSecretJWT, PrivateKeyJWT
@@ -17,6 +18,16 @@ from .revocation import Revocation
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 
+class UnsupportedGrantType(UnsupportedGrantTypeError):
+    """RFC 6749 §5.2, with a fixed description: the offending value is never reflected."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def get_error_description(self):
+        return "The grant_type is not supported."
+
+
 class Server(AuthorizationServer):
     def __init__(self, clients):
         super().__init__()
@@ -25,6 +36,23 @@ class Server(AuthorizationServer):
     def query_client(self, client_id):
         return self._clients.get(client_id)
 
+    def authenticate_client(self, request, methods, endpoint="token"):
+        # Authlib decodes HTTP Basic credentials as UTF-8 and raises on other bytes (RFC 6749 §2.3.1:
+        # they are form-encoded UTF-8), and builds errors that refuse control characters: both are
+        # malformed credentials, not a server failure.
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except (UnicodeError, ValueError):
+            raise InvalidClientError(description="The client credentials are malformed.") from None
+
+    def get_token_grant(self, request):
+        try:
+            return super().get_token_grant(request)
+        except OAuth2Error as error:  # Authlib echoes grant_type into the description, control characters too
+            if error.error == "unsupported_grant_type":
+                raise UnsupportedGrantType() from None
+            raise
+
     def save_token(self, token, request):
         """Tokens are stored by the grants themselves, under their grant row."""
 
@@ -32,6 +60,8 @@ class Server(AuthorizationServer):
         # RFC 6749 §5.2 allows 401 for invalid_client; MotID always uses it, however the client authenticated.
         if error.error == "invalid_client":
             error.status_code = 401
+        elif error.error == "unsupported_token_type":  # RFC 7009 §2.2.1 uses RFC 6749 §5.2: 400
+            error.status_code = 400
         return super().handle_error_response(request, error)
 
     def handle_response(self, status_code, payload, headers):

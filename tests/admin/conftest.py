@@ -93,13 +93,14 @@ def browser(app, world, clock):
 
 
 def mint_token(app, *, account_id=None, scope="admin:accounts", client_id="admin-tool", acr=assurance.LOA2,
-               lifetime=None):
-    """An access token as the token endpoint would issue it (RFC 9068 JWT with its record)."""
+               lifetime=None, cnf_x5t=None):
+    """An access token as the token endpoint would issue it (RFC 9068 JWT with its record); ``cnf_x5t`` binds
+    it to a certificate (RFC 8705)."""
     with app.app_context():
         moment = app.config["CLOCK"]()
         grant = Grant(client_id=client_id, account_id=account_id, scope=scope, created_at=moment,
                       auth_time=moment if account_id else None, acr=acr if account_id else None,
-                      amr=["pwd", "otp", "mfa"] if account_id else None)
+                      amr=["pwd", "otp", "mfa"] if account_id else None, cnf_x5t=cnf_x5t)
         db.session.add(grant)
         db.session.flush()
         token, _ = app.extensions["idp.tokens"].access_token(grant, moment, ttl=lifetime or timedelta(hours=1))

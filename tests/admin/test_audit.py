@@ -1,5 +1,6 @@
-"""The audit log: hash chain (append-only, tampering and deletion detected by ``idp audit verify``,
-safe under concurrent writers), filters, paging and CSV export."""
+"""The audit log: keyed hash chain (append-only, tampering and deletion detected by ``idp audit verify``,
+safe under concurrent writers), filters, paging and CSV export. The attacker's side of the keyed chain
+(raw SQL, SHA-256 recomputed, rows from before the key) is in tests/security/test_audit_chain.py."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +12,7 @@ from sqlalchemy import delete, func, select, text, update
 from idp import events
 from idp.admin.audit import verify
 from idp.db import db
-from idp.events import GENESIS, AuditEvent, chain_hash
+from idp.events import GENESIS, AuditEvent, AuditKey, chain_hash
 
 API = "/admin/api/v1"
 
@@ -28,15 +29,32 @@ def ids(app):
         return list(db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
 
 
+def audit_key(app) -> bytes:
+    """The audit key, as only the application (holding the master key) can read it."""
+    with app.app_context():
+        return events.unwrap(db.session.scalars(select(AuditKey.wrapped)).one())
+
+
 def test_each_event_names_the_hash_of_the_one_before(app):
     write(app, 3)
+    key = audit_key(app)
     with app.app_context():
         rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         assert rows[0].prev_hash == GENESIS
+        assert {row.key_id for row in rows} == {db.session.scalar(select(AuditKey.id))}
         for before, after in zip(rows, rows[1:]):
-            assert after.prev_hash == before.hash == chain_hash(before.prev_hash, before)
+            assert after.prev_hash == before.hash == chain_hash(before.prev_hash, before, key)
+            assert before.hash != chain_hash(before.prev_hash, before)  # keyed, not plain SHA-256
         result = verify()
         assert result.ok and result.checked == 3 and result.head_id == rows[-1].id
+
+
+def test_the_key_is_stored_encrypted_and_created_once(app):
+    write(app, 2)
+    with app.app_context():
+        (stored,) = db.session.scalars(select(AuditKey)).all()
+        key = audit_key(app)
+        assert key.hex() not in stored.wrapped and len(key) == 32
 
 
 def test_several_events_in_one_transaction_chain_in_order(app):
@@ -70,12 +88,15 @@ def test_a_deleted_row_is_detected(app, runner):
 
 
 def test_a_row_rewritten_with_a_recomputed_hash_breaks_the_next_link(app):
+    """Even someone holding the key (the application itself) who rewrites one row and recomputes only its
+    hash is caught by the next row's link."""
     write(app, 4)
     second = ids(app)[1]
+    key = audit_key(app)
     with app.app_context():
         row = db.session.get(AuditEvent, second)
         row.details = {"i": 99}
-        row.hash = chain_hash(row.prev_hash, row)
+        row.hash = chain_hash(row.prev_hash, row, key)
         db.session.commit()
         assert verify().problems == [(second + 1, "broken_link")]
 
@@ -100,7 +121,7 @@ def test_rows_from_before_the_chain_are_counted_not_failed(app):
     write(app, 2)
     with app.app_context():
         result = verify()
-    assert result.ok and result.unchained == 1 and result.checked == 2
+    assert result.ok and result.unchained == 1 and result.checked == 2 and result.legacy == 0
 
 
 def test_concurrent_writers_extend_one_chain(make_app):

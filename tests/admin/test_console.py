@@ -187,3 +187,62 @@ def test_cli_units_list_and_audit_export(app, world, runner):
     assert exported.output.count("account:account:create") == 9
     with app.app_context():
         assert db.session.scalar(select(Account).limit(1))
+
+
+def test_clients_cli_refuses_a_file_that_is_not_json(app, runner, tmp_path):
+    path = tmp_path / "meta.json"
+    path.write_text("{not json")
+    result = runner.invoke(args=["clients", "create", "--json", str(path)])
+    assert result.exit_code == 1 and "invalid_client_metadata: the file is not JSON" in result.output
+    with app.app_context():
+        assert db.session.query(Client).count() == 0
+
+
+def test_clients_cli_options_and_refusals(app, runner, tmp_path):
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", '
+                    '"y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}')
+    created = runner.invoke(args=["clients", "create", "--redirect-uri", "https://rp.example.vn/cb",
+                                  "--auth-method", "private_key_jwt", "--jwks-file", str(jwks),
+                                  "--post-logout-redirect-uri", "https://rp.example.vn/bye"])
+    assert created.exit_code == 0, created.output
+    client_id = created.output.split("client_id: ")[1].split()[0]
+    no_secret = runner.invoke(args=["clients", "rotate-secret", client_id])
+    assert no_secret.exit_code == 1 and "authenticates without a secret" in no_secret.output
+    too_long = tmp_path / "lifetime.json"
+    too_long.write_text('{"access_token_lifetime": 999999999}')
+    refused = runner.invoke(args=["clients", "update", client_id, "--json", str(too_long)])
+    assert refused.exit_code == 1 and "access_token_lifetime: A lifetime must be" in refused.output
+    assert runner.invoke(args=["clients", "delete", "no-such-client"]).output.strip() == \
+        "Error: no client 'no-such-client'"
+    with app.app_context():
+        stored = db.session.scalar(select(Client).where(Client.client_id == client_id))
+        assert stored.meta["post_logout_redirect_uris"] == ["https://rp.example.vn/bye"]
+        assert "access_token_lifetime" not in stored.meta
+        refusals = db.session.scalars(select(AuditEvent).where(AuditEvent.tag == "admin:request:refuse")).all()
+        assert [(r.details["action"], r.details["reason"]) for r in refusals] == [
+            ("client.rotate_secret", "no_secret"), ("client.update", "invalid_input")]
+
+
+def test_request_uris_in_the_console_the_api_and_the_cli(app, world, browser, token, runner):
+    """An application's registered request_uris (OIDC Registration §2), the only ones /authorize fetches."""
+    client_id, _ = make_client(app)
+    b = browser("province")
+    page = f"/admin/clients/{client_id}"
+    html = b.get(page).get_data(as_text=True)
+    etag = re.search(r'name="etag" type="hidden" value="([^"]+)"', html).group(1)
+    form = {"csrf_token": csrf(b, page), "etag": etag, "client_name": "Cổng",
+            "redirect_uris": "https://rp.example.vn/cb", "token_endpoint_auth_method": "client_secret_basic",
+            "grant_authorization_code": "y", "scope": "openid profile", "default_acr_values": "",
+            "request_uris": "https://rp.example.vn/a.jwt\nhttps://rp.example.vn/b.jwt"}
+    saved = b.post(page, data=form)
+    assert saved.status_code == 302, re.findall(r'class="error[^"]*"[^>]*>([^<]+)', saved.get_data(as_text=True))
+    assert "https://rp.example.vn/b.jwt" in b.get(page).get_data(as_text=True)
+    api, headers = app.test_client(), token("province", "admin:clients")
+    read = api.get(f"{API}/clients/{client_id}", headers=headers)
+    assert read.json["metadata"]["request_uris"] == ["https://rp.example.vn/a.jwt", "https://rp.example.vn/b.jwt"]
+    refused = api.patch(f"{API}/clients/{client_id}", json={"request_uris": ["http://rp.example.vn/plain.jwt"]},
+                        headers={**headers, "If-Match": read.headers["ETag"]})
+    assert refused.status_code == 422
+    updated = runner.invoke(args=["clients", "update", client_id, "--request-uri", "https://rp.example.vn/c.jwt"])
+    assert updated.exit_code == 0 and "https://rp.example.vn/c.jwt" in updated.output

@@ -142,17 +142,19 @@ def test_console_role_creation(app, world, browser):
 
 # -- applications ------------------------------------------------------------------------------------------------
 def test_register_application_secret_once_then_rotate(app, world, token):
+    """A client manager's everyday work on an ordinary application (first-party ones are the province
+    administrator's: tests/security/test_admin_escalation.py)."""
     client, headers = app.test_client(), token("client_manager", "admin:clients")
     created = client.post(f"{API}/clients", json={
         "client_name": "Hệ thống một cửa", "redirect_uris": ["https://motcua.camau.gov.vn/cb"],
         "grant_types": ["authorization_code", "refresh_token"], "scope": "openid profile officer",
-        "first_party": True, "require_pkce": True, "default_acr_values": ["urn:motid:loa:2"],
+        "first_party": False, "require_pkce": True, "default_acr_values": ["urn:motid:loa:2"],
         "access_token_lifetime": 300, "backchannel_logout_uri": "https://motcua.camau.gov.vn/logout"},
         headers=headers)
     assert created.status_code == 201, created.json
     client_id, secret = created.json["client_id"], created.json["client_secret"]
     read = client.get(f"{API}/clients/{client_id}", headers=headers)
-    assert "client_secret" not in read.json and read.json["first_party"] and read.json["require_pkce"]
+    assert "client_secret" not in read.json and not read.json["first_party"] and read.json["require_pkce"]
     assert read.json["metadata"]["default_acr_values"] == ["urn:motid:loa:2"]
     rotated = client.post(f"{API}/clients/{client_id}/secret", headers=headers).json["client_secret"]
     assert rotated != secret

@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 from idp.accounts.cert_validation import thumbprint
 from tests.accounts.test_certificates_pki import _validity_base, pem, pki  # noqa: F401
 from tests.conftest import PASSWORD, free_port
+from tests.oidc.helpers import hidden_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -88,6 +89,7 @@ http {{
     scgi_temp_path {dir}/tmp-scgi;
     server {{
         listen 127.0.0.1:{port} ssl;
+        server_name 127.0.0.1;  # the issuer's host (docs/nginx.conf)
         ssl_certificate {dir}/server.pem;
         ssl_certificate_key {dir}/server.key;
         # nginx proves the client holds the key; MotID judges the certificate (chain, revocation).
@@ -243,8 +245,7 @@ def test_certificate_bound_tokens_through_nginx(stack):
               "scope": "openid profile", "state": "s-1", "nonce": "n-1", "acr_values": "urn:motid:loa:3"}
     response = holder.get(stack["base"] + "/authorize", params=params, allow_redirects=False)
     if response.status_code == 200:  # consent for a dynamically registered client
-        token = CSRF.search(response.text).group(1)
-        response = holder.post(stack["base"] + "/authorize", data={**params, "csrf_token": token,
+        response = holder.post(stack["base"] + "/authorize", data={**hidden_fields(response.text),
                                                                    "_motid_consent": "allow"}, allow_redirects=False)
     assert response.status_code == 302 and response.headers["Location"].startswith(REDIRECT), response.text[-500:]
     code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
@@ -280,8 +281,7 @@ def test_tokens_requested_over_mutual_tls_carry_cnf_through_nginx(stack):
                   "scope": "openid profile", "state": "s-2", "nonce": "n-2"}
         response = holder.get(stack["base"] + "/authorize", params=params, allow_redirects=False)
         if response.status_code == 200:  # consent for a dynamically registered client
-            token = CSRF.search(response.text).group(1)
-            response = holder.post(stack["base"] + "/authorize", data={**params, "csrf_token": token,
+            response = holder.post(stack["base"] + "/authorize", data={**hidden_fields(response.text),
                                                                        "_motid_consent": "allow"},
                                    allow_redirects=False)
         code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]

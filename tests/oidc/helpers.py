@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import re
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -44,15 +46,21 @@ def callback(response) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
+HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def hidden_fields(page: str) -> dict:
+    """The hidden inputs of a page's form, as a browser would submit them."""
+    return {name: html.unescape(value) for name, value in HIDDEN_RE.findall(page)}
+
+
 def authorize(browser, params, *, consent=True):
     """Run the authorization request in a logged-in browser; answer the consent page if shown."""
     response = browser.get("/authorize?" + urlencode(params))
     if response.status_code == 200 and "_motid_consent" in response.get_data(as_text=True):
         if not consent:
             return response
-        page = response.get_data(as_text=True)
-        token = CSRF_RE.search(page).group(1)
-        form = {**params, "csrf_token": token, "_motid_consent": "allow"}
+        form = {**hidden_fields(response.get_data(as_text=True)), "_motid_consent": "allow"}
         response = browser.post("/authorize", data=form)
     return response
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.conftest import CSRF_RE, login
-from tests.oidc.helpers import REDIRECT, auth_params, authorize, callback, code_for, decode, exchange, make_client
+from tests.oidc.helpers import REDIRECT, auth_params, authorize, callback, code_for, hidden_fields, decode, exchange, make_client
 
 
 @pytest.fixture
@@ -137,10 +137,7 @@ def test_prompt_login_forces_fresh_authentication(app, client, rp, clock):
 def authorize_resume(client, path):
     response = client.get(path)
     if response.status_code == 200:
-        page = response.get_data(as_text=True)
-        form = dict(parse_qs(urlsplit(path).query))
-        form = {k: v[0] for k, v in form.items()}
-        form.update(csrf_token=CSRF_RE.search(page).group(1), _motid_consent="allow")
+        form = {**hidden_fields(response.get_data(as_text=True)), "_motid_consent": "allow"}
         response = client.post("/authorize", data=form)
     return response
 
@@ -172,10 +169,10 @@ def test_consent_is_remembered_and_can_be_denied(app, client, rp):
     page = authorize(client, params, consent=False)
     text = page.get_data(as_text=True)
     assert "Cổng dịch vụ công" in text and "Họ tên" in text or "họ tên" in text
-    token = CSRF_RE.search(text).group(1)
-    denied = client.post("/authorize", data={**params, "csrf_token": token, "_motid_consent": "deny"})
+    form = hidden_fields(text)
+    denied = client.post("/authorize", data={**form, "_motid_consent": "deny"})
     assert callback(denied)["error"] == "access_denied"
-    allowed = client.post("/authorize", data={**params, "csrf_token": token, "_motid_consent": "allow"})
+    allowed = client.post("/authorize", data={**form, "_motid_consent": "allow"})
     assert "code" in callback(allowed)
     assert "code" in callback(get(client, **auth_params(client_id)))  # remembered
     # A wider request asks again.

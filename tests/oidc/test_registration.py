@@ -233,8 +233,9 @@ REJECTED = [
                     "jwks": {"keys": []}}, "invalid_client_metadata"),
     ("junk-jwks", {"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
                    "jwks": {"keys": [{"kty": "RSA", "n": "!!"}]}}, "invalid_client_metadata"),
-    ("jwks-uri-loopback", {"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
-                           "jwks_uri": "http://127.0.0.1:6379/"}, "invalid_client_metadata"),
+    # A loopback jwks_uri is accepted while the issuer is loopback: tests/security/test_registration_rules.py
+    ("jwks-uri-metadata", {"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
+                           "jwks_uri": "http://169.254.169.254/latest/meta-data/"}, "invalid_client_metadata"),
     ("jwks-uri-private", {"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
                           "jwks_uri": "https://10.0.0.5/jwks"}, "invalid_client_metadata"),
     ("logo-http", web_meta(logo_uri="http://rp.example.vn/logo.png"), "invalid_client_metadata"),

@@ -256,3 +256,41 @@ def test_online_refresh_tokens_by_client_policy_end_with_the_session(app, client
     response = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                            headers=basic(client_id, secret))
     assert response.json["error"] == "invalid_grant"
+
+
+def test_a_failed_redemption_spends_the_code_and_writes_nothing_else(app, client, person):
+    """The code row stays locked until the token response commits (a concurrent replay waits for the grant);
+    a redemption that fails after the code was read must still commit the code as spent, and nothing else."""
+    from idp.db import db
+    from idp.oidc.models import AuthorizationCode, Grant
+    client_id, _ = make_client(app, token_endpoint_auth_method="none")
+    login(client, "hoa@example.vn")
+    verifier, challenge = pkce_pair()
+    params = auth_params(client_id, code_challenge=challenge, code_challenge_method="S256")
+    code = callback(authorize(client, params))["code"]
+    wrong = exchange(client, client_id, None, code, code_verifier=verifier[:-1] + "A")
+    assert wrong.status_code == 400 and wrong.json["error"] == "invalid_grant"
+    again = exchange(client, client_id, None, code, code_verifier=verifier)
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+    with app.app_context():
+        assert db.session.query(AuthorizationCode).one().used_at is not None
+        assert db.session.query(Grant).count() == 0
+
+
+def test_a_code_of_a_disabled_account_is_spent_without_a_grant(app, client, person):
+    from idp.accounts.models import Account
+    from idp.db import db
+    from idp.oidc.models import Grant
+    client_id, secret = make_client(app)
+    code, _ = code_for(app, client, client_id)
+    with app.app_context():
+        db.session.get(Account, person["id"]).status = "disabled"
+        db.session.commit()
+    refused = exchange(client, client_id, secret, code)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    with app.app_context():
+        db.session.get(Account, person["id"]).status = "active"
+        db.session.commit()
+    assert exchange(client, client_id, secret, code).json["error"] == "invalid_grant"
+    with app.app_context():
+        assert db.session.query(Grant).count() == 0

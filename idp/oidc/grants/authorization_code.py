@@ -2,7 +2,9 @@
 
 Differences from Authlib's defaults, each tested:
 - codes are stored as digests and consumed with one conditional UPDATE before anything else, so
-  two racing requests can never both win; a replayed code revokes every token issued from it;
+  two racing requests can never both win; a replayed code revokes every token issued from it,
+  also when the replay races the first redemption: the UPDATE's row lock is held until the grant
+  and its tokens are committed with the code, so a concurrent replay waits, then finds the grant;
 - PKCE ``plain`` is refused; PKCE is required for public clients and clients marked ``require_pkce``;
 - ``auth_time`` is the time the person authenticated, not the time the code was made.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app, g
 from sqlalchemy import update
@@ -23,7 +25,8 @@ from ...security import digest
 from ..clients import AUTH_METHODS
 from ..logout import record_sign_in
 from ..mtls import binding_for
-from ..models import AccessToken, AuthorizationCode, Grant, RefreshToken
+from ..models import AuthorizationCode, Grant
+from .family import revoke_grant  # also imported from here by idp.admin
 
 
 class PkceS256(CodeChallenge):
@@ -70,7 +73,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
 
     def query_authorization_code(self, code, client):
-        """Consume the code atomically; a second use revokes what the first produced."""
+        """Consume the code atomically; a second use revokes what the first produced.
+
+        The winner does not commit here: its row lock on the code is held until
+        :meth:`create_token_response` commits the grant with it (or :meth:`validate_token_request`
+        commits the spent code alone). A concurrent replay's UPDATE waits for that lock, matches
+        nothing, and then reads the committed ``grant_id`` and revokes it."""
         if not isinstance(code, str) or len(code) > 200:
             return None
         moment = now()
@@ -81,14 +89,27 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                    AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at > moment)
             .values(used_at=moment)
         ).rowcount
-        row = db.session.get(AuthorizationCode, code_digest)
+        row = db.session.get(AuthorizationCode, code_digest, populate_existing=True)
         if consumed != 1:
             if row is not None and row.used_at is not None and row.client_id == client.client_id:
                 revoke_grant(row.grant_id, "code_replay", moment)
             db.session.commit()
             return None
-        db.session.commit()
         return row
+
+    def validate_token_request(self):
+        """Authlib's checks (client, code, redirect URI, PKCE) and ours; whatever fails once the code
+        was read, the code stays spent (RFC 6749 §4.1.2: used once), and nothing else is written."""
+        try:
+            super().validate_token_request()
+            code = self.request.authorization_code
+            account = self.request.user = self.authenticate_user(code)
+            if account is None or account.status == "disabled":
+                raise InvalidGrantError("The account behind this code is not available.")
+            self.cnf_x5t = binding_for(self.request.client, code.sid)
+        except OAuth2Error:
+            db.session.commit()
+            raise
 
     def delete_authorization_code(self, authorization_code):
         """Nothing to do: the code was consumed when it was read."""
@@ -97,14 +118,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return db.session.get(Account, authorization_code.account_id)
 
     def create_token_response(self):
-        client, code = self.request.client, self.request.authorization_code
-        account = self.request.user = self.authenticate_user(code)
-        if account is None or account.status == "disabled":
-            raise InvalidGrantError("The account behind this code is not available.")
+        """The grant, its tokens and the code's ``grant_id`` are committed together with the spent code."""
+        client, code, account = self.request.client, self.request.authorization_code, self.request.user
         moment = now()
         grant = Grant(client_id=client.client_id, account_id=account.id, sid=code.sid, scope=code.scope,
                       claims=code.claims, auth_time=code.auth_time, acr=code.acr, amr=code.amr, created_at=moment,
-                      cnf_x5t=binding_for(client, code.sid))
+                      cnf_x5t=self.cnf_x5t)
         db.session.add(grant)
         db.session.flush()
         code.grant_id = grant.id
@@ -115,15 +134,3 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                    "offline_access" in scopes or client.meta.get("refresh_token_online") is True))
         db.session.commit()
         return 200, body, self.TOKEN_RESPONSE_HEADER
-
-
-def revoke_grant(grant_id, reason: str, moment) -> None:
-    """End a grant and everything issued under it (caller commits)."""
-    if grant_id is None:
-        return
-    db.session.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
-                       .values(revoked_at=moment, revoke_reason=reason))
-    db.session.execute(update(AccessToken).where(AccessToken.grant_id == grant_id, AccessToken.revoked_at.is_(None))
-                       .values(revoked_at=moment))
-    db.session.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id,
-                                                  RefreshToken.revoked_at.is_(None)).values(revoked_at=moment))

@@ -9,6 +9,7 @@ from ...clock import now
 from ...db import db
 from ..clients import AUTH_METHODS
 from ..models import Grant
+from ..mtls import binding_for
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -22,7 +23,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("The requested scope is not allowed for this client.")
         scope = " ".join(requested) if requested else " ".join(sorted(allowed))
         moment = now()
-        grant = Grant(client_id=client.client_id, scope=scope, created_at=moment)
+        # RFC 8705 §3: bound to the certificate of this request (no person, so no session certificate).
+        grant = Grant(client_id=client.client_id, scope=scope, created_at=moment,
+                      cnf_x5t=binding_for(client, None))
         db.session.add(grant)
         db.session.flush()
         body = current_app.extensions["idp.tokens"].response(client, grant, now=moment, refresh=False)

@@ -3,7 +3,8 @@
 The presented token is rotated by one conditional UPDATE; presenting an already rotated token is
 treated as theft and revokes the whole family (the grant). There is no grace window: of two
 concurrent requests with the same token exactly one succeeds and the other revokes the family,
-which the client recovers from by a new authorization.
+which the client recovers from by a new authorization. The grant is locked before the token
+(:mod:`.family`), so a refresh racing a revocation gets a protocol answer, never a deadlock.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ...db import db
 from ...security import digest
 from ..clients import AUTH_METHODS
 from ..models import RefreshToken
-from .authorization_code import revoke_grant
+from .family import lock_grant, revoke_grant
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -35,6 +36,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # Bound to its client: another client's request neither succeeds nor rotates it.
         if row is None or row.grant.client_id != client.client_id:
             raise InvalidGrantError("The refresh token is not valid.")
+        grant = lock_grant(row.grant_id)  # first the grant, then its tokens (see .family)
+        if grant is None:
+            raise InvalidGrantError("The refresh token is not valid.")
         rotated = db.session.execute(
             update(RefreshToken)
             .where(RefreshToken.digest == row.digest, RefreshToken.rotated_at.is_(None),
@@ -42,11 +46,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             .values(rotated_at=moment)
         ).rowcount
         if rotated != 1:
+            db.session.refresh(row)  # as stored, not as the UPDATE's in-session evaluation left it
             if row.rotated_at is not None:  # presented again after rotation: assume theft
                 revoke_grant(row.grant_id, "refresh_token_reuse", moment)
             db.session.commit()
             raise InvalidGrantError("The refresh token is not valid.")
-        if row.grant.revoked_at is not None:
+        if grant.revoked_at is not None:  # as stored now: a revocation may have committed since the read
             db.session.commit()
             raise InvalidGrantError("The refresh token is not valid.")
         return row
