@@ -4,7 +4,7 @@
 Run from the repository root with the project's virtualenv::
 
     .venv/bin/python bench/login_bench.py [--database sqlite|postgresql] [--workers 2]
-        [--seconds 20] [--concurrency N] [--write docs/benchmarks.md]
+        [--seconds 20] [--concurrency N] [--write docs/benchmarks.md] [--smoke]
 
 What it does, start to finish:
 
@@ -26,6 +26,11 @@ What it does, start to finish:
 6. prints logins/s, POST latency (p50/p99), errors, the raw argon2id rate and the ratio, where
    the CPU went (server, load generator, PostgreSQL, other processes) and, with ``--write``,
    rewrites this database's section of the given Markdown file.
+
+``--smoke`` proves that the harness works, for CI, in a few seconds of load: 2 s of logins, no
+warm-up, 1 s raw argon2id runs, no waiting for an idle machine; it fails only when the harness breaks
+or a login fails, never on a figure. One invocation measures one server: CI runs it once with the
+default server and once with ``--server minimal``, the floor.
 
 Everything it starts (server, temporary folder, PostgreSQL database) is removed on exit,
 Ctrl-C or error. All traffic goes to 127.0.0.1; every loop is bounded in time.
@@ -630,10 +635,19 @@ def main(argv=None) -> int:
                              "'idp:create_app()' with the same settings")
     parser.add_argument("--quiet-wait", type=float, default=60,
                         help="wait up to this many seconds for an idle machine before measuring (default 60)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="prove the harness works (for CI): 2 s of logins, no warm-up, 1 s raw argon2id runs, "
+                             "no waiting for an idle machine; exits non-zero only when the harness breaks or a "
+                             "login fails, never because of a figure; not with --write")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this database's section of this file")
     parser.add_argument("--argon2", metavar="M,T,P", help="argon2id memory KiB, time cost, lanes instead of the "
                         "defaults (printed only: --write records the defaults)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        if args.write:
+            parser.error("--smoke figures mean nothing: not with --write")
+        # 2 s, not 1: a login is two requests and an argon2id verification, slow on a busy machine
+        args.seconds, args.warmup, args.raw_seconds, args.quiet_wait = 2, 0, 1, 0
     if args.workers < 1 or args.seconds <= 0 or args.warmup < 0 or args.raw_seconds <= 0:
         parser.error("--workers, --seconds and --raw-seconds must be positive, --warmup not negative")
     argon2 = None
@@ -680,7 +694,7 @@ def main(argv=None) -> int:
         if args.write:
             write_markdown(os.path.join(ROOT, args.write) if not os.path.isabs(args.write) else args.write, result)
             print(f"wrote the {section} section of {args.write}")
-        return 0
+        return smoke_verdict(result) if args.smoke else 0
     except (KeyboardInterrupt, Stop) as exc:
         print(f"\ninterrupted ({str(exc) or 'SIGINT'}); cleaning up", file=sys.stderr)
         return 130
@@ -689,6 +703,15 @@ def main(argv=None) -> int:
         return 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def smoke_verdict(result: dict) -> int:
+    """--smoke: logins went through and none failed (no figure is checked)."""
+    if result["errors_total"]:
+        print(f"smoke: FAILED: {result['errors_total']} failed logins ({result['errors_text']})", file=sys.stderr)
+        return 1
+    print(f"smoke: {result['ok']} logins in the window, none failed; figures not checked")
+    return 0
 
 
 class _Null:
@@ -716,7 +739,8 @@ def run(args, concurrency: int, env: dict, tmp: str, port: int, pg) -> dict:
         other = (machine_busy_seconds() - busy0 - cpu) / (time.monotonic() - started)
         return rate, cpu_ms, max(0.0, other), params
 
-    wait_until_quiet(args.quiet_wait)
+    if args.quiet_wait > 0:
+        wait_until_quiet(args.quiet_wait)
     raw_before, argon2_ms_before, raw_other_before, params = raw_run()
 
     with Server(args.server, env, tmp, port, args.workers, os.path.join(tmp, "server.log")) as server:
@@ -773,12 +797,14 @@ def run(args, concurrency: int, env: dict, tmp: str, port: int, pg) -> dict:
         "argon2_ms": argon2_ms, "floor_ms": floor_ms,
         "budget_ms": argon2_ms / 0.85 - argon2_ms - (client_cpu + (pg_cpu or 0.0)) / stats.ok * 1000,
         "cpu_share": argon2_ms / ((server_cpu + client_cpu + (pg_cpu or 0.0)) / stats.ok * 1000),
-        "server": args.server, "workers": args.workers, "concurrency": concurrency, "seconds": args.seconds, "warmup": args.warmup,
+        "server": args.server, "smoke": args.smoke, "workers": args.workers, "concurrency": concurrency,
+        "seconds": args.seconds, "warmup": args.warmup,
     }
 
 
 def print_result(r: dict) -> None:
-    print(f"\n{TITLES[r['section']]}, {SERVERS[r['server']]}: {r['workers']} workers, {r['concurrency']} clients, {r['seconds']:g} s")
+    print(f"\n{TITLES[r['section']]}, {SERVERS[r['server']]}: {r['workers']} workers, {r['concurrency']} clients, "
+          f"{r['seconds']:g} s" + ("  [SMOKE RUN: the figures mean nothing]" if r["smoke"] else ""))
     print(f"  logins/s            {r['rate']:8.1f}   ({r['ok']} successful)")
     print(f"  raw argon2id/s      {r['raw']:8.1f}   (before {r['raw_before']:.1f}, after {r['raw_after']:.1f}; m={r['params']['memory_kib']} KiB, t={r['params']['time_cost']}, "
           f"p={r['params']['parallelism']}, {r['workers']} processes)")

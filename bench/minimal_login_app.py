@@ -23,6 +23,7 @@ from wtforms import PasswordField, StringField
 
 from idp.accounts.passwords import make_hasher
 from idp.config import from_environ
+from idp.security import load_master_key
 
 PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập · MotID</title></head>
@@ -47,7 +48,9 @@ def create_app() -> Flask:
     engine = create_engine(url)
     hasher = make_hasher(settings)
     app = Flask(__name__)
-    app.secret_key = secrets.token_bytes(32)
+    # MotID's own cookie-signing key: every worker must accept the cookie another one signed (a new
+    # connection's POST may reach another worker than its GET did), so no per-process random key.
+    app.secret_key = load_master_key(settings).derive("flask-session")
     app.config["SESSION_COOKIE_NAME"] = "motid_ui"
     CSRFProtect(app)
 

@@ -19,8 +19,8 @@ What it does, start to finish:
 2. measures the bare-Flask ceilings (``bench/ceiling_apps.py``: a constant small JSON; one ES256 JWT
    signed with joserfc per request) under each server ``idp serve`` can use or could use: gunicorn
    with 2 sync workers, gunicorn with 2 gthread workers and ``idp serve``'s own ``--threads`` default,
-   granian (WSGI interface, 2 workers; a bench-only requirement: ``.venv/bin/pip install
-   'granian>=2,<3'``), each under the same wrk load as MotID below;
+   granian (WSGI interface, 2 workers; ``.venv/bin/pip install 'granian>=2.5,<3'`` when the
+   virtualenv lacks it), each under the same wrk load as MotID below;
 3. starts ``idp serve --workers 2`` on a free loopback port, logs the account in once
    (GET + POST /login) and keeps that one SSO session;
 4. drives each workload with wrk (Lua scripts in ``bench/wrk/``) for ``--seconds`` over
@@ -58,11 +58,11 @@ What it does, start to finish:
    section of the given Markdown file (between ``<!-- oidc-bench:<db>:start -->`` and
    ``<!-- oidc-bench:<db>:end -->``).
 
-``--smoke`` proves that the harness works, for CI, in under a minute: every row for 1 s, no warm-up,
+``--smoke`` proves that the harness works, for CI, in about a minute: every row for 1 s, no warm-up,
 no waiting for an idle machine; it fails only when a run fails or answers with errors, never on a
 figure.
 
-Needs ``wrk`` (Debian: ``apt-get install -y wrk``), granian (above) for its ceilings and, for the
+Needs ``wrk`` (``scripts/install-wrk.sh``, Debian's package), granian (above) for its ceilings and, for the
 comparison, Node.js 20+ with npm (and PostgreSQL for the second run). Everything it starts (servers,
 temporary folder, PostgreSQL databases) is removed on exit, Ctrl-C or error. All traffic goes to
 127.0.0.1; every loop is bounded in time.
@@ -99,7 +99,7 @@ from login_bench import (  # noqa: E402  (the shared pieces of the login benchma
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 WRK_DIR = os.path.join(BENCH_DIR, "wrk")
 NODE_DIR = os.path.join(BENCH_DIR, "node")
-WRK_INSTALL = "apt-get install -y wrk"
+WRK_INSTALL = "scripts/install-wrk.sh (Debian: apt-get install -y wrk)"
 
 ACCOUNT = ("096201000077", "Bench-oidc-77-kestrel-harbour", "oidc-bench@example.org", "Nguyễn Văn Bench")
 REDIRECT_URI = "http://127.0.0.1/oidc-bench/callback"  # nothing listens there: the code is read from Location
@@ -144,7 +144,7 @@ CEILING_APPS = [  # name, title, factory in ceiling_apps, what a 2xx body must c
     ("jwt", "Flask, one ES256 JWT signed per request (joserfc)", "create_jwt_app", '"access_token"'),
 ]
 CEILING_SERVERS = ["gunicorn-sync", "gunicorn-gthread", "granian"]
-GRANIAN_INSTALL = ".venv/bin/pip install 'granian>=2,<3'"
+GRANIAN_INSTALL = ".venv/bin/pip install 'granian>=2.5,<3'"
 NODE_STORAGES = ["memory", "postgresql"]
 P99_TARGET_MS = 50.0
 
@@ -217,7 +217,7 @@ def http_request(port: int, method: str, path: str, headers: dict | None = None,
 def check_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise RuntimeError(f"wrk is not installed; on Debian: {WRK_INSTALL}")
+        raise RuntimeError(f"wrk is not installed: {WRK_INSTALL}")
     return wrk
 
 
@@ -1153,7 +1153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--node-pool", type=int, default=10,
                         help="pg pool size of oidc-provider on PostgreSQL (default 10, node-postgres' default)")
     parser.add_argument("--smoke", action="store_true",
-                        help="prove the harness works, in well under a minute (for CI): every row, 1 s each, no "
+                        help="prove the harness works, in about a minute (for CI): every row, 1 s each, no "
                              "warm-up, no waiting for an idle machine, at most 400 codes; exits non-zero only when a run "
                              "fails or answers with errors, never because of a figure; not with --write")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this database's section of this file")
@@ -1185,7 +1185,7 @@ def main(argv=None) -> int:
     args.ceiling_servers = _choices(parser, "--ceiling-servers", args.ceiling_servers, CEILING_SERVERS)
     args.node = [] if args.skip_node else _choices(parser, "--node", args.node, NODE_STORAGES)
     if "granian" in args.ceiling_servers and granian_bin() is None:
-        parser.error(f"granian is not installed (a bench-only requirement): {GRANIAN_INSTALL}; or leave it out "
+        parser.error(f"granian is not installed: {GRANIAN_INSTALL}; or leave it out "
                      "with --ceiling-servers gunicorn-sync,gunicorn-gthread")
     selected = [w.name for w in WORKLOADS]
     if args.only:

@@ -46,6 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
     master_key = load_master_key(values)
     app.secret_key = master_key.derive("flask-session")
     app.extensions["idp.master_key"] = master_key
+    from .oidc.published import PublishedDocuments
+    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # inside ProxyFix: it sees the client's host
     if values["IDP_PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=values["IDP_PROXY_HOPS"], x_proto=values["IDP_PROXY_HOPS"],
                                 x_host=values["IDP_PROXY_HOPS"])
@@ -101,14 +103,15 @@ def _init_services(app, values) -> None:
     from .oidc.clients import ClientService
     from .oidc.server import build_server
     from .oidc.tokens import TokenIssuer
+    from .versions import init_app as init_versions
 
     master_key = app.extensions["idp.master_key"]
+    versions = init_versions(app)
     keys = KeyService(master_key, max_token_seconds=max(values["IDP_ACCESS_TOKEN_SECONDS"],
                                                         values["IDP_ID_TOKEN_SECONDS"]),
-                      rotation_delay_seconds=values["IDP_KEY_ROTATION_DELAY_SECONDS"],
-                      cache_seconds=values["IDP_KEY_CACHE_SECONDS"])
+                      rotation_delay_seconds=values["IDP_KEY_ROTATION_DELAY_SECONDS"], versions=versions)
     app.extensions["idp.keys"] = keys
-    clients = app.extensions["idp.clients"] = ClientService(master_key)
+    clients = app.extensions["idp.clients"] = ClientService(master_key, versions)
     app.extensions["idp.tokens"] = TokenIssuer(keys, values)
     app.extensions["idp.oauth"] = build_server(app, clients)
     from .accounts.totp import TotpService

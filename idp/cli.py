@@ -36,17 +36,17 @@ def register_commands(app) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--server", "server_name", type=click.Choice(["granian", "gunicorn"]), default="granian",
+              show_default=True, help="granian (Rust HTTP, the faster; docs/benchmarks.md) or gunicorn (gthread)")
+@click.option("--workers", default=2, show_default=True, type=int, help="worker processes")
 @click.option("--threads", default=4, show_default=True, type=int,
-              help="threads per worker (argon2 and the database release the GIL, so threads keep the cores busy)")
+              help="threads per worker that run requests (argon2 and the database release the GIL)")
 @click.option("--no-worker", is_flag=True, help="do not start the logout-delivery worker beside the server")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="log every request (the reverse proxy usually does this already)")
 @pass_script_info
-def serve(info, host, port, workers, threads, no_worker, access_log):
-    """Serve the application with gunicorn."""
-    from gunicorn.app.base import BaseApplication
-
+def serve(info, host, port, server_name, workers, threads, no_worker, access_log):
+    """Serve the application (SIGHUP: replace the workers gracefully; SIGTERM: stop after the requests in flight)."""
     from .db import db
 
     # No application context may be active while serving: Flask would reuse it for every
@@ -57,6 +57,35 @@ def serve(info, host, port, workers, threads, no_worker, access_log):
         # engines must not be shared across the fork.
         flask_app.extensions["idp.keys"].ensure()
         db.engine.dispose()
+    run = _granian if server_name == "granian" else _gunicorn
+
+    helper = None
+    if not no_worker:
+        # Back-channel logouts are delivered by a separate process, so no page ever waits for them.
+        import subprocess
+        helper = subprocess.Popen([sys.executable, "-m", "idp", "worker"])
+    try:
+        run(flask_app, host, port, workers, threads, access_log)
+    finally:
+        if helper is not None:
+            helper.terminate()
+            helper.wait(timeout=10)
+
+
+def _granian(flask_app, host, port, workers, threads, access_log) -> None:
+    """granian's WSGI interface: workers forked from this process (the application is already loaded),
+    ``threads`` blocking threads each running requests, at most ``threads * 8`` requests queued per worker."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    server = Server("idp:create_app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                    blocking_threads=threads, backpressure=threads * 8, log_access=access_log,
+                    workers_kill_timeout=10)
+    server.serve(target_loader=lambda: flask_app, wrap_loader=False)
+
+
+def _gunicorn(flask_app, host, port, workers, threads, access_log) -> None:
+    from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self):
@@ -70,17 +99,7 @@ def serve(info, host, port, workers, threads, no_worker, access_log):
         def load(self):
             return flask_app
 
-    helper = None
-    if not no_worker:
-        # Back-channel logouts are delivered by a separate process, so no page ever waits for them.
-        import subprocess
-        helper = subprocess.Popen([sys.executable, "-m", "idp", "worker"])
-    try:
-        Server().run()
-    finally:
-        if helper is not None:
-            helper.terminate()
-            helper.wait(timeout=10)
+    Server().run()
 
 
 # On the group itself, not app.cli: Flask pushes an application context around app commands,

@@ -74,8 +74,10 @@ SETTINGS = [
     Setting("IDP_REFRESH_TOKEN_SECONDS", 30 * 86400, "Lifetime of a refresh token (rotated on every use).", int),
     Setting("IDP_KEY_ROTATION_DELAY_SECONDS", 3600,
             "After `idp keys rotate`, how long a new key is only published before it signs; must exceed "
-            "IDP_KEY_CACHE_SECONDS and relying parties' JWKS cache time.", int),
-    Setting("IDP_KEY_CACHE_SECONDS", 60, "How long a process keeps the signing keys in memory.", int),
+            "relying parties' JWKS cache time.", int),
+    Setting("IDP_CACHE_CHECK_SECONDS", 0.5,
+            "How often a process asks the database whether another node changed a client or a signing key "
+            "(its caches then drop them); a change takes effect everywhere within about this long.", float),
     Setting("IDP_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).", int),
     Setting("IDP_OUTBOUND_DEADLINE_SECONDS", 5,
@@ -116,6 +118,11 @@ def _coerce(setting: Setting, raw: str):
             return int(raw)
         except ValueError:
             raise ConfigError(f"{setting.name} must be an integer, got {raw!r}") from None
+    if setting.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{setting.name} must be a number, got {raw!r}") from None
     return raw
 
 

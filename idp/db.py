@@ -43,6 +43,14 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
+def insert(table, session=None):
+    """An INSERT that knows ``ON CONFLICT`` (PostgreSQL and SQLite spell it alike) for the session's database."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    name = (session or db.session).get_bind().dialect.name
+    return (postgresql_insert if name == "postgresql" else sqlite_insert)(table)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -75,12 +83,20 @@ def init_app(app) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     options = {}
     if url.startswith("postgresql"):
-        # A server restart must not cost each pooled connection one failed request; SQLite is a
-        # file, with nothing to ping.
-        options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+        # No pool_pre_ping: a round trip before every request's first statement. After a database
+        # restart the first statement on a stale connection fails (503 for that request), and SQLAlchemy
+        # then replaces every connection of the pool that is older than the failure.
+        options = {"connect_args": {"connect_timeout": 5}, "pool_recycle": 3600}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+
+
+def autocommit_reads() -> None:
+    """For a request that only reads: the session's statements run on an autocommit connection, each its
+    own snapshot, without the BEGIN and ROLLBACK round trips. Only before the session's first statement."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def ping() -> bool:

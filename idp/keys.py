@@ -6,10 +6,8 @@ until every token it signed has expired.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-import time
 from datetime import timedelta
 
 from joserfc import jwk, jwt
@@ -18,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import UTCDateTime, db, utcnow
+from .versions import track
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 DEFAULT_ALG = "ES256"
@@ -59,15 +58,16 @@ def _generate(alg: str):
 
 
 class KeyService:
-    """Keys cached per process for ``cache_seconds``; state changes follow the stored times."""
+    """Keys cached per process until any node changes one (:mod:`idp.versions`: within a second);
+    state changes follow the stored times."""
 
-    def __init__(self, master_key, *, max_token_seconds: int, rotation_delay_seconds: int, cache_seconds: int = 60):
+    def __init__(self, master_key, *, max_token_seconds: int, rotation_delay_seconds: int, versions):
         self.master_key = master_key
         self.max_token = timedelta(seconds=max_token_seconds)
         self.rotation_delay = timedelta(seconds=rotation_delay_seconds)
-        self.cache_seconds = cache_seconds
+        self.versions = versions
         self._lock = threading.Lock()
-        self._cache: tuple[float, list[tuple[SigningKey, object]]] | None = None
+        self._cache: tuple[object, list[tuple[SigningKey, object]]] | None = None
         self._imported: dict[str, object] = {}
 
     # -- administration -------------------------------------------------------------------
@@ -136,8 +136,9 @@ class KeyService:
             self._cache = None
 
     def _loaded(self, now) -> list[tuple[SigningKey, object]]:
+        token = self.versions.current("keys")
         with self._lock:
-            if self._cache is not None and time.monotonic() - self._cache[0] < self.cache_seconds:
+            if self._cache is not None and self._cache[0] == token:
                 return self._cache[1]
         rows = self._rows()
         if {row.alg for row in rows} != set(ALGORITHMS):
@@ -153,7 +154,7 @@ class KeyService:
                 key = self._imported[row.kid] = jwk.import_key(json.loads(self.master_key.decrypt(row.private_jwk)))
             loaded.append((row, key))
         with self._lock:
-            self._cache = (time.monotonic(), loaded)
+            self._cache = (token, loaded)
         return loaded
 
     def signing_key(self, alg: str, now):
@@ -163,6 +164,10 @@ class KeyService:
             self.invalidate()
             raise LookupError(f"no signing key for {alg}")
         return candidates[-1]
+
+    def published_state(self, now) -> tuple:
+        """Changes whenever :meth:`jwks` may: a key changed on some node, or one's state moved with time."""
+        return tuple((row.kid, row.state(now)) for row, _ in self._loaded(now))
 
     def jwks(self, now) -> dict:
         keys = [json.loads(row.public_jwk) for row, _ in self._loaded(now) if row.state(now) != "expired"]
@@ -178,6 +183,6 @@ class KeyService:
             header["typ"] = typ
         return jwt.encode(header, claims, key, algorithms=[alg])
 
-    @staticmethod
-    def etag(document: dict) -> str:
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]
+
+
+track(SigningKey, "keys")  # every node reloads its keys within a second of a change (idp.versions)

@@ -161,12 +161,18 @@ def init_app(app) -> Limiter:
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True, **(
         {"socket_connect_timeout": 2, "socket_timeout": 2} if redis_url else {})})
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["IDP_RATELIMIT_KEY_PREFIX"])
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # No X-RateLimit-* headers: each would cost two more reads of the store on every limited POST, and no
+    # person or client of a login page reads them (a refusal is a 429 page).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # No per-process fallback: an attacker who could make the store unreachable would multiply every
     # limit by the number of processes. Limited endpoints answer 503 until the store is back.
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
     limiter = Limiter(key_func=get_remote_address, default_limits=[])
     limiter.init_app(app)
+    # Every limit is on a view (:func:`apply` decorates them; the decorator checks when the view runs) and
+    # there are no default limits, so the before-request check Flask-Limiter adds to every request of
+    # every endpoint only costs time.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions["idp.limiter"] = limiter
     app.extensions.setdefault("idp.housekeeping", []).append(purge_expired_counters)
 

@@ -1,4 +1,4 @@
-# Shared by scripts/install-{browser,nginx,softhsm}.sh: one apt-get at a time, root or sudo, and the
+# Shared by scripts/install-{browser,nginx,softhsm,wrk}.sh: one apt-get at a time, root or sudo, and the
 # install itself. Source it after setting `script` (this script's absolute path), NAME (for messages)
 # and PACKAGES (an array).
 

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -205,6 +206,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_up(process, base: str, log_tail, timeout: float = 60) -> None:
+    """Wait until a started server answers ``/healthz``; fail with ``log_tail()`` when it exits or does not."""
+    import requests
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log_tail()}")
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server did not answer /healthz within {timeout}s:\n{log_tail()}")
+        time.sleep(0.2)
 
 
 @pytest.fixture

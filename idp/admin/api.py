@@ -112,27 +112,25 @@ def authenticate():
         return problem(401, "invalid_token", _("An access token is required."),
                        headers={"WWW-Authenticate": 'Bearer realm="MotID"'})
     app = current_app
-    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], now())
+    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], now(), with_account=True)
     if found is None:
         return _unauthorized("The access token is invalid, expired or revoked.")
-    record = found[1]
-    grant = record.grant
-    scopes = set((record.scope or grant.scope).split()) & set(ADMIN_SCOPES)
-    account = grant.account
+    scopes = set(found.scope.split()) & set(ADMIN_SCOPES)
+    account = found.account
     if account is not None and account.status != "active":
         return _unauthorized("The account behind this token is not active.")
-    actor = (Actor.for_account(account, scopes=scopes, client_id=grant.client_id) if account is not None
-             else Actor.for_client(grant.client_id, scopes))
+    actor = (Actor.for_account(account, scopes=scopes, client_id=found.client_id) if account is not None
+             else Actor.for_client(found.client_id, scopes))
     g.admin_actor = actor
     action = f"api.{request.endpoint}"
-    if not holder_matches(grant.cnf_x5t):
+    if not holder_matches(found.cnf_x5t):
         # RFC 8705 §3: a certificate-bound token is only good with its certificate, as at /userinfo. A
         # genuine token without it may have been stolen: recorded, like every refusal of a known actor.
         raise refuse(actor, action, "invalid_token", CERTIFICATE_NOT_PRESENTED, status=401,
                      extra={"cause": "certificate_not_presented"})
     if not scopes:
         raise refuse(actor, action, "insufficient_scope", _("The access token has no admin scope."))
-    if account is not None and not assurance.satisfies(grant.acr, assurance.LOA2):
+    if account is not None and not assurance.satisfies(found.acr, assurance.LOA2):
         raise refuse(actor, action, "insufficient_user_authentication",
                      _("Administration needs a login with a second factor (assurance level 2)."), status=401)
     if account is not None and not actor.roles:

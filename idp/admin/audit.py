@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -13,7 +13,7 @@ from .. import events
 from ..accounts.models import Account
 from ..clock import now
 from ..db import db
-from ..events import GENESIS, AuditEvent, AuditKey, chain_hash
+from ..events import AuditEvent, AuditKey, chain_hash, genesis
 from .authz import Actor, require
 
 EXPORT_LIMIT = 100_000
@@ -127,12 +127,20 @@ class Verification:
     unchained: int = 0  # events written before the chain existed (migration 0006)
     legacy: int = 0  # events chained with plain SHA-256, before the chain was keyed (migration 0010)
     problems: list = None
-    head_id: int | None = None
+    head_id: int | None = None  # the newest event, whatever its lane
     head_hash: str | None = None
+    heads: dict = field(default_factory=dict)  # lane → (id, hash) of its newest event: the anchors to note
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass
+class _Lane:
+    previous: str | None = None  # the hash of its last chained event
+    keyed: bool = False
+    last_id: int | None = None
 
 
 def _keys() -> dict[int, bytes | None]:
@@ -147,49 +155,71 @@ def _keys() -> dict[int, bytes | None]:
 
 
 def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_problems: int = 20) -> Verification:
-    """Walk the whole log in id order: every hash must recompute and name its predecessor's.
+    """Walk the whole log in id order, each lane as its own chain: every hash must recompute and name its
+    predecessor's in the lane (the first, ``genesis(lane)``), and every witnessed event must still be there
+    with the hash that was seen.
 
-    A changed row fails its own HMAC; a deleted row breaks its successor's ``prev_hash``; a row
-    inserted by hand has no valid link. Without the master key nobody can compute an HMAC, so a
-    rewritten row cannot be given a hash that verifies, nor can a keyed row be passed off as one from
-    before the key (SHA-256 rows are accepted only before the first keyed row, and a log that has rows
-    must have keyed ones). Cutting off the newest rows is caught only against an anchor noted elsewhere
-    (``anchors``: id → hash, e.g. from an earlier run's head)."""
+    A changed row fails its own HMAC; a deleted row breaks its successor's ``prev_hash`` in the lane, or
+    the witness of a later event in another lane; a row inserted by hand has no valid link; a row moved
+    to another lane fails its HMAC (the lane is covered). Without the master key nobody can compute an
+    HMAC, so a rewritten row cannot be given a hash that verifies, nor can a keyed row be passed off as
+    one from before the key (SHA-256 rows are accepted only in lane 0 before its first keyed row, and a
+    lane 0 that has rows must have keyed ones). Cutting off the newest rows is caught only against an
+    anchor noted elsewhere (``anchors``: id → hash, e.g. the heads of an earlier run)."""
     result = Verification(problems=[])
     anchors = dict(anchors or {})
     keys = _keys()
-    previous, started, keyed, last_id = None, False, False, 0
+    lanes: dict[int, _Lane] = {}
+    last_id = 0
     while True:
         rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
                                        .order_by(AuditEvent.id).limit(batch)))
         if not rows:
             break
+        witnessed = _hashes({row.witness_id for row in rows if row.witness_id is not None})
         for row in rows:
             last_id = row.id
-            if row.hash is None:
-                if started:
-                    _problem(result, row.id, "missing_hash", limit_problems)
-                else:
-                    result.unchained += 1
-                continue
-            expected_prev = previous if started else GENESIS
-            if row.prev_hash != expected_prev:
-                _problem(result, row.id, "broken_link", limit_problems)
-            _check_content(result, row, keys, keyed, limit_problems)
-            keyed = keyed or row.key_id is not None
-            if row.id in anchors and anchors.pop(row.id) != row.hash:
+            chained = _check_row(result, lanes.setdefault(row.lane, _Lane()), row, keys, witnessed, limit_problems)
+            if chained and row.id in anchors and anchors.pop(row.id) != row.hash:
                 _problem(result, row.id, "anchor_mismatch", limit_problems)
-            previous, started = row.hash, True
-            result.checked += 1
-            result.head_id, result.head_hash = row.id, row.hash
         db.session.expunge_all()
-    if last_id and not keyed:
-        # Rows, none keyed: a log from before 0010 that no event has sealed yet, or keyed rows rewritten
-        # as SHA-256 ones. Any new event seals it.
-        _problem(result, result.head_id or last_id, "unsealed", limit_problems)
+    zero = lanes.get(0)
+    if zero and not zero.keyed:
+        # Rows in lane 0, none keyed: a log from before 0010 that no event has sealed yet, or keyed rows
+        # rewritten as SHA-256 ones. Any new event seals it (new events go to lane 0 until it is sealed).
+        _problem(result, zero.last_id, "unsealed", limit_problems)
     for anchor_id in anchors:
         _problem(result, anchor_id, "anchor_missing", limit_problems)
     return result
+
+
+def _hashes(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all())
+
+
+def _check_row(result: Verification, lane: _Lane, row: AuditEvent, keys: dict, witnessed: dict, limit: int) -> bool:
+    """Check one event against its lane so far; False for an event from before the chain."""
+    lane.last_id = row.id
+    if row.hash is None:
+        if lane.previous is not None or row.lane != 0:
+            _problem(result, row.id, "missing_hash", limit)
+        else:
+            result.unchained += 1
+        return False
+    if row.prev_hash != (lane.previous or genesis(row.lane)):
+        _problem(result, row.id, "broken_link", limit)
+    _check_content(result, row, keys, lane.keyed or row.lane != 0, limit)  # only lane 0 predates the key
+    if row.witness_id is not None and witnessed.get(row.witness_id) != row.witness_hash:
+        _problem(result, row.id, "witness_missing" if row.witness_id not in witnessed else "witness_changed",
+                 limit)
+    lane.keyed = lane.keyed or row.key_id is not None
+    lane.previous = row.hash
+    result.checked += 1
+    result.head_id, result.head_hash = row.id, row.hash
+    result.heads[row.lane] = (row.id, row.hash)
+    return True
 
 
 def _check_content(result: Verification, row: AuditEvent, keys: dict, keyed: bool, limit: int) -> None:

@@ -91,10 +91,11 @@ def audit_cli():
 
 @audit_cli.command("verify")
 @click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH",
-              help="an id and hash noted earlier (e.g. a previous run's head); cutting rows off is caught only so")
+              help="an id and hash noted earlier (a previous run's head: lines, one per lane); cutting rows off is "
+                   "caught only so")
 @with_appcontext
 def verify(anchors):
-    """Recompute the hash chain; exit 1 if any row was changed, deleted or inserted."""
+    """Recompute the hash chains (one per lane); exit 1 if any row was changed, deleted or inserted."""
     parsed = {}
     for anchor in anchors:
         row_id, _, value = anchor.partition(":")
@@ -105,8 +106,10 @@ def verify(anchors):
     click.echo(f"checked {result.checked} events"
                + (f" ({result.legacy} with SHA-256, written before the chain was keyed)" if result.legacy else "")
                + (f" ({result.unchained} older events were written before the chain began)" if result.unchained else ""))
-    if result.head_id is not None:
-        click.echo(f"head: {result.head_id}:{result.head_hash}")
+    # Newest first. Each lane is a chain of its own: cutting off a lane's newest events is caught only
+    # against its head, so every head is worth noting.
+    for lane, (head_id, head_hash) in sorted(result.heads.items(), key=lambda item: -item[1][0]):
+        click.echo(f"head: {head_id}:{head_hash} (lane {lane})")
     if result.ok:
         click.echo("chain intact")
         return

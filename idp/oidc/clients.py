@@ -6,11 +6,14 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..config import is_loopback_host
 from ..db import db, utcnow
 from ..keys import ALGORITHMS
 from ..security import digest, new_identifier
+from ..versions import VersionedCache
 from .models import Client
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
@@ -161,8 +164,9 @@ def _check_jwks(value) -> None:
 
 
 class ClientService:
-    def __init__(self, master_key):
+    def __init__(self, master_key, versions=None):
         self.master_key = master_key
+        self._cache = VersionedCache(versions, "clients") if versions is not None else None
 
     def create(self, meta: dict, *, first_party=False, require_pkce=False, dynamic=False,
                default_alg="ES256") -> tuple[Client, str | None]:
@@ -210,10 +214,33 @@ class ClientService:
             return None
         return db.session.query(Client).filter_by(client_id=client_id).one_or_none()
 
+    def cached(self, client_id) -> Client | None:
+        """The client for the protocol endpoints, from this process's cache (every node drops it within a
+        second of any change, :mod:`idp.versions`), detached, with its secret already decrypted. Read-only:
+        change clients through :meth:`get`. Unknown ids are not cached, so guessing cannot fill memory."""
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            return None
+        if self._cache is None:
+            return self.get(client_id)
+        return self._cache.get(client_id, self._load_detached)
+
+    def _load_detached(self, client_id: str) -> Client | None:
+        # A session of its own: the entry never shares state with the request's session.
+        with Session(db.engine, expire_on_commit=False) as session:
+            client = session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+            if client is None:
+                return None
+            session.expunge(client)
+        client.clear_secret = self.secret_of(client)
+        return client
+
     def by_registration_token(self, token: str) -> Client | None:
         return db.session.query(Client).filter_by(registration_token=digest(token or "")).one_or_none()
 
     def secret_of(self, client: Client) -> str | None:
+        clear = getattr(client, "clear_secret", None)  # decrypted once by :meth:`cached`
+        if clear is not None:
+            return clear
         return self.master_key.decrypt(client.secret).decode() if client.secret else None
 
 

@@ -9,42 +9,48 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import current_app
 
 from ..clock import now
+from ..db import autocommit_reads
 from .clients import AUTH_METHODS
 from .lookup import live_access_token, refresh_token_record
 from .tokens import epoch
 
 
 class TokenView:
-    """What introspection and revocation need to know about a presented token."""
+    """What introspection and revocation need to know about a presented token: an access token's
+    :class:`~.lookup.LiveAccess`, or a refresh token's row (with its grant)."""
 
-    def __init__(self, kind, grant, record, claims=None):
-        self.kind, self.grant, self.record, self.claims = kind, grant, record, claims or {}
+    def __init__(self, kind, *, access=None, record=None):
+        self.kind, self.access, self.record = kind, access, record
+
+    @property
+    def client_id(self) -> str:
+        return self.access.client_id if self.access is not None else self.record.grant.client_id
 
     def check_client(self, client):
-        return self.grant.client_id == client.client_id
+        return self.client_id == client.client_id
 
     def is_expired(self):
-        return self.record.expires_at <= now()
+        return self.record is not None and self.record.expires_at <= now()  # live access tokens are unexpired
 
     def is_revoked(self):
-        return (self.grant.revoked_at is not None or self.record.revoked_at is not None
-                or (self.kind == "refresh_token" and self.record.rotated_at is not None))
+        if self.record is None:
+            return False  # a live access token is unrevoked
+        return (self.record.grant.revoked_at is not None or self.record.revoked_at is not None
+                or self.record.rotated_at is not None)
 
 
 def find_token(value, hint):
-    moment = now()
     app = current_app
     order = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
     for kind in order:
         if kind == "access_token":
-            found = live_access_token(value, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment)
+            found = live_access_token(value, app.extensions["idp.keys"], app.config["IDP_ISSUER"], now())
             if found:
-                claims, record = found
-                return TokenView("access_token", record.grant, record, claims)
+                return TokenView("access_token", access=found)
         else:
             record = refresh_token_record(value)
             if record is not None:
-                return TokenView("refresh_token", record.grant, record)
+                return TokenView("refresh_token", record=record)
     return None
 
 
@@ -52,6 +58,7 @@ class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = [m for m in AUTH_METHODS if m != "none"]
 
     def query_token(self, token_string, token_type_hint):
+        autocommit_reads()  # introspection writes nothing
         return find_token(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
@@ -65,18 +72,19 @@ class Introspection(IntrospectionEndpoint):
         return token
 
     def introspect_token(self, token):
-        grant, record = token.grant, token.record
-        body = {"active": True, "client_id": grant.client_id, "scope": getattr(record, "scope", None) or grant.scope,
-                "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
-                "exp": epoch(record.expires_at), "iat": epoch(record.issued_at),
-                "iss": current_app.config["IDP_ISSUER"],
-                "sub": token.claims.get("sub") or (grant.account.sub if grant.account_id else grant.client_id)}
-        if token.kind == "access_token":
-            body.update(jti=record.jti, aud=token.claims.get("aud"))
+        issuer = current_app.config["IDP_ISSUER"]
+        if token.kind == "access_token":  # everything is in the verified claims
+            claims = token.access.claims
+            body = {"active": True, "token_type": "Bearer", "iss": issuer,
+                    **{name: claims[name] for name in ("client_id", "scope", "exp", "iat", "sub", "jti", "aud",
+                                                       "auth_time", "acr", "amr", "sid", "cnf") if name in claims}}
+            return body
+        grant, record = token.record.grant, token.record
+        body = {"active": True, "client_id": grant.client_id, "scope": grant.scope, "token_type": "refresh_token",
+                "exp": epoch(record.expires_at), "iat": epoch(record.issued_at), "iss": issuer,
+                "sub": grant.account.sub if grant.account_id else grant.client_id}
         if grant.auth_time is not None:
             body.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:
             body["sid"] = grant.sid
-        if token.kind == "access_token" and grant.cnf_x5t:
-            body["cnf"] = {"x5t#S256": grant.cnf_x5t}  # RFC 8705 §3.2
         return body

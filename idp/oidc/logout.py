@@ -23,7 +23,7 @@ from ..clock import now
 from ..db import db
 from ..keys import DEFAULT_ALG
 from ..security import new_token
-from .models import AccessToken, Grant, LogoutDelivery, RefreshToken, SessionClient
+from .models import Grant, LogoutDelivery, RefreshToken, SessionClient
 from .tokens import epoch
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -82,8 +82,6 @@ def _end_grant(grant, reason: str, moment) -> None:
     grant.revoked_at, grant.revoke_reason = moment, reason
     db.session.execute(update(RefreshToken).where(RefreshToken.grant_id == grant.id,
                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=moment))
-    db.session.execute(update(AccessToken).where(AccessToken.grant_id == grant.id,
-                                                 AccessToken.revoked_at.is_(None)).values(revoked_at=moment))
 
 
 def on_applications_revoked(app, account_id, reason, now, keep_sid=None) -> int:

@@ -4,6 +4,8 @@ Bearer secrets (codes, refresh tokens, registration tokens) are stored only as S
 """
 from __future__ import annotations
 
+import secrets
+
 from authlib.oauth2.rfc6749 import ClientMixin
 from flask import current_app
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
 from ..security import constant_time_equals
+from ..versions import track
 
 
 class Client(db.Model, ClientMixin):
@@ -92,6 +95,10 @@ class AuthorizationCode(db.Model):
         return self.scope
 
 
+def new_handle() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class Grant(db.Model):
     """What a person allowed a client, from one code (or one client-credentials request):
     every access and refresh token issued from it belongs here, so one revocation ends them all."""
@@ -99,6 +106,8 @@ class Grant(db.Model):
     __tablename__ = "oidc_grants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The grant as its access tokens name it (claim ``gid``): a reference, not a row number to count with.
+    handle: Mapped[str] = mapped_column(String(32), nullable=False, unique=True, index=True, default=new_handle)
     client_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True, index=True)
     sid = mapped_column(String(64), nullable=True, index=True)
@@ -115,19 +124,16 @@ class Grant(db.Model):
     account = relationship("Account")
 
 
-class AccessToken(db.Model):
-    """The record behind a JWT access token, so revocation and introspection stay authoritative."""
+class RevokedAccessToken(db.Model):
+    """An access token revoked on its own (RFC 7009) before it expired. Access tokens are self-contained
+    JWTs and not stored: this list, the grant's ``revoked_at`` (through the token's ``gid``) and the
+    client's existence are what introspection and UserInfo check besides the signature and ``exp``."""
 
-    __tablename__ = "oidc_access_tokens"
+    __tablename__ = "oidc_revoked_access_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    grant_id = mapped_column(ForeignKey("oidc_grants.id", ondelete="CASCADE"), nullable=False, index=True)
-    scope = mapped_column(Text, nullable=True)  # narrower than the grant's after a scoped refresh
-    issued_at = mapped_column(UTCDateTime, nullable=False)
-    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
-    revoked_at = mapped_column(UTCDateTime, nullable=True)
-
-    grant = relationship("Grant", lazy="joined")
+    revoked_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)  # kept until then, then purged
 
 
 class RefreshToken(db.Model):
@@ -204,3 +210,6 @@ class LogoutDelivery(db.Model):
     delivered_at = mapped_column(UTCDateTime, nullable=True)
     failed_at = mapped_column(UTCDateTime, nullable=True)  # gave up after the last retry
     last_error = mapped_column(String(300), nullable=True)
+
+
+track(Client, "clients")  # every node drops its client cache within a second of a change (idp.versions)

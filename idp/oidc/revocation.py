@@ -1,17 +1,20 @@
 """Token revocation (RFC 7009), client authentication required.
 
 Revoking a refresh token revokes its whole family (the grant) and so every access token issued
-from it; revoking an access token revokes that token only.
+from it; revoking an access token puts its ``jti`` on the revocation list until it expires.
 """
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from ..clock import now
-from ..db import db
+from ..db import db, insert
 from .clients import AUTH_METHODS
 from .grants.family import revoke_grant
 from .introspection import find_token
+from .models import RevokedAccessToken
 
 
 class Revocation(RevocationEndpoint):
@@ -23,7 +26,10 @@ class Revocation(RevocationEndpoint):
     def revoke_token(self, token, request):
         moment = now()
         if token.kind == "refresh_token":
-            revoke_grant(token.grant.id, "revoked_by_client", moment)
+            revoke_grant(token.record.grant_id, "revoked_by_client", moment)
         else:
-            token.record.revoked_at = moment
+            expires = datetime.fromtimestamp(token.access.claims["exp"], timezone.utc)
+            db.session.execute(insert(RevokedAccessToken.__table__).values(
+                jti=token.access.claims["jti"], revoked_at=moment, expires_at=expires,
+            ).on_conflict_do_nothing())  # revoked twice, even at once: one row
         db.session.commit()

@@ -34,7 +34,7 @@ class Server(AuthorizationServer):
         self._clients = clients
 
     def query_client(self, client_id):
-        return self._clients.get(client_id)
+        return self._clients.cached(client_id)
 
     def authenticate_client(self, request, methods, endpoint="token"):
         # Authlib decodes HTTP Basic credentials as UTF-8 and raises on other bytes (RFC 6749 §2.3.1:

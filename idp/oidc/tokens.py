@@ -1,7 +1,8 @@
 """Issuing tokens: JWT access tokens (RFC 9068), opaque rotating refresh tokens, ID tokens (OIDC Core §2).
 
-Every access token's ``jti`` and every refresh token's digest is recorded under its grant, so that
-introspection and revocation stay authoritative although the access token is self-contained.
+Access tokens are written nowhere: each names its grant (``gid``, the grant's random handle), and a
+token revoked on its own goes on a revocation list (:mod:`.lookup` checks both). Refresh tokens are
+stored as digests under their grant.
 """
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import base64
 import hashlib
 from datetime import timedelta
 
-from ..db import db
+from ..accounts.models import Account
+from ..db import db, insert
 from ..keys import DEFAULT_ALG
 from ..security import digest, new_token
 from .claims import release, scopes_for_claims
-from .models import AccessToken, Grant, RefreshToken
+from .models import RefreshToken
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -44,36 +46,41 @@ class TokenIssuer:
             return min(timedelta(seconds=value), default)
         return default
 
-    def access_token(self, grant: Grant, now, scope: str | None = None, ttl: timedelta | None = None) -> tuple[str, int]:
-        jti = new_token(16)
+    def access_token(self, grant, now, scope: str | None = None, ttl: timedelta | None = None,
+                     sub: str | None = None) -> tuple[str, int]:
+        """``grant``: a :class:`Grant`, or for ``client_credentials`` any object with its attributes and
+        ``handle`` None (no grant is stored for a client acting for itself)."""
         ttl = ttl or self.access_ttl
-        expires = now + ttl
         scope = scope or grant.scope
-        claims = {"iss": self.issuer, "sub": grant.account.sub if grant.account else grant.client_id,
-                  "aud": self.issuer, "client_id": grant.client_id, "scope": scope, "jti": jti,
-                  "iat": epoch(now), "exp": epoch(expires)}
+        if sub is None:
+            sub = grant.account.sub if grant.account_id is not None else grant.client_id
+        claims = {"iss": self.issuer, "sub": sub, "aud": self.issuer, "client_id": grant.client_id,
+                  "scope": scope, "jti": new_token(16), "iat": epoch(now), "exp": epoch(now + ttl)}
+        if grant.handle is not None:
+            claims["gid"] = grant.handle
         if grant.auth_time is not None:
             claims.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:
             claims["sid"] = grant.sid
         if grant.cnf_x5t:
             claims["cnf"] = {"x5t#S256": grant.cnf_x5t}  # RFC 8705 §3.1
-        db.session.add(AccessToken(jti=jti, grant_id=grant.id, issued_at=now, expires_at=expires,
-                                   scope=None if scope == grant.scope else scope))
         return self.keys.sign(claims, alg=DEFAULT_ALG, now=now, typ="at+jwt"), int(ttl.total_seconds())
 
-    def refresh_token(self, grant: Grant, now, ttl: timedelta | None = None) -> str:
+    def refresh_token(self, grant, now, ttl: timedelta | None = None) -> str:
         token = new_token(32)
-        db.session.add(RefreshToken(digest=digest(token), grant_id=grant.id, issued_at=now,
-                                    expires_at=now + (ttl or self.refresh_ttl)))
+        db.session.execute(insert(RefreshToken.__table__).values(
+            digest=digest(token), grant_id=grant.id, issued_at=now, expires_at=now + (ttl or self.refresh_ttl)))
         return token
 
-    def id_token(self, client, grant: Grant, *, nonce, access_token: str | None, now) -> str:
+    def id_token(self, client, grant, *, nonce, access_token: str | None, now, sub: str | None = None) -> str:
         alg = client.meta.get("id_token_signed_response_alg") or DEFAULT_ALG
         requested = (grant.claims or {}).get("id_token") or {}
         granted = scopes_for_claims({"id_token": requested}) & set(client.meta.get("scope", "").split())
-        claims = release(grant.account, granted, requested, client_id=client.client_id, acr=grant.acr) if requested \
-            else {"sub": grant.account.sub}
+        if requested:  # individually requested claims: the account's record is needed
+            account = db.session.get(Account, grant.account_id)
+            claims = release(account, granted, requested, client_id=client.client_id, acr=grant.acr)
+        else:
+            claims = {"sub": sub or grant.account.sub}
         claims.update({"iss": self.issuer, "aud": client.client_id, "azp": client.client_id,
                        "iat": epoch(now), "exp": epoch(now + self._lifetime(client, "id_token_lifetime", self.id_ttl)),
                        "auth_time": epoch(grant.auth_time), "acr": grant.acr, "amr": grant.amr})
@@ -85,16 +92,17 @@ class TokenIssuer:
             claims["at_hash"] = half_hash(access_token, alg)
         return self.keys.sign(claims, alg=alg, now=now)
 
-    def response(self, client, grant: Grant, *, now, refresh: bool, nonce=None, id_token=False,
-                 scope: str | None = None) -> dict:
-        """The token endpoint's JSON body; the caller commits."""
+    def response(self, client, grant, *, now, refresh: bool, nonce=None, id_token=False,
+                 scope: str | None = None, sub: str | None = None) -> dict:
+        """The token endpoint's JSON body; the caller commits. ``grant``: a :class:`Grant` or a row of its
+        columns; ``sub``: the subject when the caller already has it (else read from ``grant.account``)."""
         access, expires_in = self.access_token(grant, now, scope,
-                                               self._lifetime(client, "access_token_lifetime", self.access_ttl))
+                                               self._lifetime(client, "access_token_lifetime", self.access_ttl), sub)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                 "scope": scope or grant.scope}
         if refresh:
             body["refresh_token"] = self.refresh_token(
                 grant, now, self._lifetime(client, "refresh_token_lifetime", self.refresh_ttl))
         if id_token:
-            body["id_token"] = self.id_token(client, grant, nonce=nonce, access_token=access, now=now)
+            body["id_token"] = self.id_token(client, grant, nonce=nonce, access_token=access, now=now, sub=sub)
         return body

@@ -7,6 +7,7 @@ import json
 from flask import Response, current_app, request
 
 from ..clock import now
+from ..db import autocommit_reads
 from .claims import release, scopes_for_claims
 from .lookup import live_access_token
 from .mtls import holder_matches
@@ -46,24 +47,24 @@ def userinfo():
         return bearer_error(401)
     moment = now()
     app = current_app
-    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment)
+    autocommit_reads()  # UserInfo writes nothing
+    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment,
+                              with_account=True)
     if found is None:
         return bearer_error(401, "invalid_token", "The access token is invalid, expired or revoked.")
-    _, record = found
-    grant = record.grant
-    if not holder_matches(grant.cnf_x5t):
+    if not holder_matches(found.cnf_x5t):
         return bearer_error(401, "invalid_token", "The access token is bound to a client certificate that "
                                                   "was not presented (RFC 8705).")
-    scopes = set((record.scope or grant.scope).split())
-    if grant.account is None or "openid" not in scopes:
+    scopes = set(found.scope.split())
+    if found.account is None or "openid" not in scopes:
         return bearer_error(403, "insufficient_scope", "The access token was not issued for openid.")
-    client = app.extensions["idp.clients"].get(grant.client_id)
+    client = app.extensions["idp.clients"].cached(found.client_id)
     if client is None:
         return bearer_error(401, "invalid_token", "The client of this token no longer exists.")
-    requested = (grant.claims or {}).get("userinfo") or {}
+    requested = (found.grant.claims or {}).get("userinfo") or {}
     allowed = set(client.meta.get("scope", "").split())
-    claims = release(grant.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested,
-                     client_id=client.client_id, acr=grant.acr)
+    claims = release(found.account, scopes | (scopes_for_claims({"userinfo": requested}) & allowed), requested,
+                     client_id=client.client_id, acr=found.grant.acr)
     alg = client.meta.get("userinfo_signed_response_alg")
     if alg:
         claims.update(iss=app.config["IDP_ISSUER"], aud=client.client_id, iat=epoch(moment))

@@ -1,7 +1,6 @@
 """Routes of the OpenID Provider; each hands over to the module of its specification."""
 from __future__ import annotations
 
-import json
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,10 +8,9 @@ from flask_babel import gettext as _
 from ..accounts.views import current_account, login_required
 from ..clock import now
 from . import authorize as authorize_module
-from . import consent, discovery, end_session as end_session_module, userinfo as userinfo_module
+from . import consent, discovery, end_session as end_session_module, published, userinfo as userinfo_module
 
 bp = Blueprint("oidc", __name__)
-CACHEABLE = "public, max-age=300"
 
 
 def server():
@@ -20,12 +18,9 @@ def server():
 
 
 def cacheable_json(document: dict) -> Response:
-    """JSON with an ETag and Cache-Control; answers 304 to a matching If-None-Match."""
-    response = Response(json.dumps(document), mimetype="application/json")
-    response.set_etag(current_app.extensions["idp.keys"].etag(document))
-    response.headers["Cache-Control"] = CACHEABLE
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    """JSON with an ETag and Cache-Control; answers 304 to a matching If-None-Match. GET and HEAD without a
+    query string are answered before Flask, identically (:mod:`.published`)."""
+    return published.response_for(document).make_conditional(request)
 
 
 @bp.route("/.well-known/openid-configuration")

@@ -230,8 +230,8 @@ def test_a_revoked_token_stops_working(app, world, token):
     headers = token("province")
     assert app.test_client().get(f"{API}/accounts", headers=headers).status_code == 200
     with app.app_context():
-        from idp.oidc.models import AccessToken
-        db.session.query(AccessToken).update({"revoked_at": app.config["CLOCK"]()})
+        from idp.oidc.models import Grant
+        db.session.query(Grant).update({"revoked_at": app.config["CLOCK"]()})
         db.session.commit()
     assert app.test_client().get(f"{API}/accounts", headers=headers).status_code == 401
 

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -23,7 +22,7 @@ import pytest
 import requests
 from joserfc import jwk
 
-from tests.conftest import PASSWORD, free_port, live_database
+from tests.conftest import PASSWORD, free_port, live_database, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "interop" / "node"
@@ -198,18 +197,7 @@ def live_server(tmp_path_factory, interop_database):
     server = LiveServer(issuer=issuer, sub=sub, identifier=CITIZEN_ID, password=PASSWORD, clients=clients,
                         log_path=log_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"idp serve exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                if requests.get(issuer + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"idp serve did not answer /healthz within {START_TIMEOUT}s:\n{server.log_tail()}")
-            time.sleep(0.2)
+        wait_until_up(process, issuer, server.log_tail, START_TIMEOUT)
         yield server
     finally:
         process.terminate()

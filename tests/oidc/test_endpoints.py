@@ -53,6 +53,29 @@ def test_jwks_has_public_keys_only(client):
     assert client.get("/jwks.json", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+                                  "/jwks.json"])
+def test_published_documents_answer_alike_before_flask_and_through_it(client, path):
+    fast = client.get(path)  # answered before Flask (idp.oidc.published)
+    routed = client.get(path + "?via=flask")  # a query string goes through the Flask route
+    assert fast.status_code == routed.status_code == 200
+    assert fast.get_data() == routed.get_data()
+    assert {k: v for k, v in fast.headers.items() if k != "Date"} == {k: v for k, v in routed.headers.items()
+                                                                     if k != "Date"}  # the server adds Date
+    head = client.head(path)
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"] == fast.headers["ETag"]
+    assert client.get(path, headers={"If-None-Match": f'"other", {fast.headers["ETag"]}'}).status_code == 304
+    assert client.get(path, headers={"Host": "attacker.example"}).status_code == 400  # TRUSTED_HOSTS, as anywhere
+
+
+def test_a_rotated_key_is_published_at_once_in_this_process(app, client):
+    before = client.get("/jwks.json")
+    with app.app_context():
+        new = app.extensions["idp.keys"].rotate("ES256", now=app.config["CLOCK"]()).kid
+    after = client.get("/jwks.json", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and new in {k["kid"] for k in after.json["keys"]}
+
+
 def test_signing_keys_are_stored_encrypted(app, client):
     client.get("/jwks.json")
     with app.app_context():

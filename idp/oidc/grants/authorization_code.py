@@ -11,12 +11,13 @@ Differences from Authlib's defaults, each tested:
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app, g
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from ...accounts.models import Account
 from ...clock import now
@@ -25,7 +26,7 @@ from ...security import digest
 from ..clients import AUTH_METHODS
 from ..logout import record_sign_in
 from ..mtls import binding_for
-from ..models import AuthorizationCode, Grant
+from ..models import AuthorizationCode, Grant, new_handle
 from .family import revoke_grant  # also imported from here by idp.admin
 
 
@@ -54,6 +55,22 @@ class PkceS256(CodeChallenge):
         return authorization_code.code_challenge_method
 
 
+CODE_COLUMNS = (AuthorizationCode.digest, AuthorizationCode.account_id, AuthorizationCode.sid,
+                AuthorizationCode.redirect_uri, AuthorizationCode.scope, AuthorizationCode.nonce,
+                AuthorizationCode.code_challenge, AuthorizationCode.code_challenge_method, AuthorizationCode.auth_time,
+                AuthorizationCode.acr, AuthorizationCode.amr, AuthorizationCode.claims)
+
+
+class SpentCode(SimpleNamespace):
+    """A consumed code's columns, with the methods Authlib reads."""
+
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
@@ -73,7 +90,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
 
     def query_authorization_code(self, code, client):
-        """Consume the code atomically; a second use revokes what the first produced.
+        """Consume the code atomically (one ``UPDATE … RETURNING``); a second use revokes what the first
+        produced.
 
         The winner does not commit here: its row lock on the code is held until
         :meth:`create_token_response` commits the grant with it (or :meth:`validate_token_request`
@@ -83,19 +101,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         moment = now()
         code_digest = digest(code)
-        consumed = db.session.execute(
+        row = db.session.execute(
             update(AuthorizationCode)
             .where(AuthorizationCode.digest == code_digest, AuthorizationCode.client_id == client.client_id,
                    AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at > moment)
-            .values(used_at=moment)
-        ).rowcount
-        row = db.session.get(AuthorizationCode, code_digest, populate_existing=True)
-        if consumed != 1:
-            if row is not None and row.used_at is not None and row.client_id == client.client_id:
-                revoke_grant(row.grant_id, "code_replay", moment)
+            .values(used_at=moment).returning(*CODE_COLUMNS).execution_options(synchronize_session=False)
+        ).first()
+        if row is None:
+            spent = db.session.execute(select(AuthorizationCode.grant_id).where(
+                AuthorizationCode.digest == code_digest, AuthorizationCode.client_id == client.client_id,
+                AuthorizationCode.used_at.is_not(None))).first()
+            if spent is not None:
+                revoke_grant(spent.grant_id, "code_replay", moment)
             db.session.commit()
             return None
-        return row
+        return SpentCode(**row._asdict())
 
     def validate_token_request(self):
         """Authlib's checks (client, code, redirect URI, PKCE) and ours; whatever fails once the code
@@ -115,21 +135,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was consumed when it was read."""
 
     def authenticate_user(self, authorization_code):
-        return db.session.get(Account, authorization_code.account_id)
+        return db.session.execute(select(Account.id, Account.sub, Account.status)
+                                  .where(Account.id == authorization_code.account_id)).first()
 
     def create_token_response(self):
         """The grant, its tokens and the code's ``grant_id`` are committed together with the spent code."""
         client, code, account = self.request.client, self.request.authorization_code, self.request.user
         moment = now()
-        grant = Grant(client_id=client.client_id, account_id=account.id, sid=code.sid, scope=code.scope,
-                      claims=code.claims, auth_time=code.auth_time, acr=code.acr, amr=code.amr, created_at=moment,
-                      cnf_x5t=self.cnf_x5t)
-        db.session.add(grant)
-        db.session.flush()
-        code.grant_id = grant.id
+        values = {"handle": new_handle(), "client_id": client.client_id, "account_id": account.id, "sid": code.sid,
+                  "scope": code.scope, "claims": code.claims, "auth_time": code.auth_time, "acr": code.acr,
+                  "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t}
+        grant_id = db.session.execute(insert(Grant).values(**values).returning(Grant.id)).scalar_one()
+        db.session.execute(update(AuthorizationCode).where(AuthorizationCode.digest == code.digest)
+                           .values(grant_id=grant_id).execution_options(synchronize_session=False))
+        grant = SimpleNamespace(id=grant_id, **values)
         issuer = current_app.extensions["idp.tokens"]
         scopes = code.scope.split()
-        body = issuer.response(client, grant, now=moment, nonce=code.nonce, id_token="openid" in scopes,
+        body = issuer.response(client, grant, now=moment, nonce=code.nonce, id_token="openid" in scopes, sub=account.sub,
                                refresh=client.check_grant_type("refresh_token") and (
                                    "offline_access" in scopes or client.meta.get("refresh_token_online") is True))
         db.session.commit()

@@ -1,14 +1,18 @@
-"""Client credentials grant (RFC 6749 §4.4): a confidential client acting for itself."""
+"""Client credentials grant (RFC 6749 §4.4): a confidential client acting for itself.
+
+Nothing is written: the token is a signed JWT without a grant (:mod:`..lookup` checks that its client
+still exists and that its ``jti`` was not revoked), so issuing costs no database statement beyond
+the client, which comes from the cache every node refreshes (:mod:`idp.versions`)."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from flask import current_app
 
 from ...clock import now
-from ...db import db
 from ..clients import AUTH_METHODS
-from ..models import Grant
 from ..mtls import binding_for
 
 
@@ -22,12 +26,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         if not set(requested) <= allowed:
             raise InvalidScopeError("The requested scope is not allowed for this client.")
         scope = " ".join(requested) if requested else " ".join(sorted(allowed))
-        moment = now()
         # RFC 8705 §3: bound to the certificate of this request (no person, so no session certificate).
-        grant = Grant(client_id=client.client_id, scope=scope, created_at=moment,
-                      cnf_x5t=binding_for(client, None))
-        db.session.add(grant)
-        db.session.flush()
-        body = current_app.extensions["idp.tokens"].response(client, grant, now=moment, refresh=False)
-        db.session.commit()
+        itself = SimpleNamespace(handle=None, client_id=client.client_id, account_id=None, scope=scope,
+                                 auth_time=None, sid=None, cnf_x5t=binding_for(client, None))
+        body = current_app.extensions["idp.tokens"].response(client, itself, now=now(), refresh=False)
         return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from ...db import db
-from ..models import AccessToken, Grant, RefreshToken
+from ..models import Grant, RefreshToken
 
 
 def lock_grant(grant_id) -> Grant | None:
@@ -28,12 +28,11 @@ def lock_grant(grant_id) -> Grant | None:
 
 
 def revoke_grant(grant_id, reason: str, moment) -> None:
-    """End a grant and everything issued under it (caller commits)."""
+    """End a grant and everything issued under it (caller commits): its access tokens die with it, since
+    they name the grant (``gid``) and every check reads its ``revoked_at``."""
     if lock_grant(grant_id) is None:
         return
     db.session.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
                        .values(revoked_at=moment, revoke_reason=reason))
-    db.session.execute(update(AccessToken).where(AccessToken.grant_id == grant_id, AccessToken.revoked_at.is_(None))
-                       .values(revoked_at=moment))
     db.session.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id,
                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=moment))

@@ -5,20 +5,31 @@ treated as theft and revokes the whole family (the grant). There is no grace win
 concurrent requests with the same token exactly one succeeds and the other revokes the family,
 which the client recovers from by a new authorization. The grant is locked before the token
 (:mod:`.family`), so a refresh racing a revocation gets a protocol answer, never a deadlock.
+
+The hot path is three statements in one transaction, none through the ORM's unit of work: the grant
+(locked) with the token's client and the account's ``sub`` and status, the rotating UPDATE, and the
+INSERT of the new refresh token. The access token is not stored (:mod:`..tokens`).
 """
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from ...accounts.models import Account
 from ...clock import now
 from ...db import db
 from ...security import digest
 from ..clients import AUTH_METHODS
-from ..models import RefreshToken
-from .family import lock_grant, revoke_grant
+from ..models import Grant, RefreshToken
+from .family import revoke_grant
+
+FAMILY = (Grant.id, Grant.handle, Grant.client_id, Grant.account_id, Grant.sid, Grant.scope, Grant.claims,
+          Grant.auth_time, Grant.acr, Grant.amr, Grant.revoked_at, Grant.cnf_x5t,
+          Account.sub.label("sub"), Account.status.label("account_status"))
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -32,44 +43,50 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not isinstance(value, str) or len(value) > 200:
             raise InvalidGrantError("The refresh token is not valid.")
         moment = now()
-        row = db.session.get(RefreshToken, digest(value))
+        token_digest = digest(value)
+        # First the grant, locked (see .family), with what the response needs.
+        grant = db.session.execute(
+            select(*FAMILY).join(RefreshToken, RefreshToken.grant_id == Grant.id)
+            .outerjoin(Account, Account.id == Grant.account_id)
+            .where(RefreshToken.digest == token_digest)
+            .with_for_update(key_share=True, of=Grant)
+        ).first()
         # Bound to its client: another client's request neither succeeds nor rotates it.
-        if row is None or row.grant.client_id != client.client_id:
-            raise InvalidGrantError("The refresh token is not valid.")
-        grant = lock_grant(row.grant_id)  # first the grant, then its tokens (see .family)
-        if grant is None:
+        if grant is None or grant.client_id != client.client_id:
+            db.session.rollback()
             raise InvalidGrantError("The refresh token is not valid.")
         rotated = db.session.execute(
             update(RefreshToken)
-            .where(RefreshToken.digest == row.digest, RefreshToken.rotated_at.is_(None),
+            .where(RefreshToken.digest == token_digest, RefreshToken.rotated_at.is_(None),
                    RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > moment)
-            .values(rotated_at=moment)
+            .values(rotated_at=moment).execution_options(synchronize_session=False)
         ).rowcount
         if rotated != 1:
-            db.session.refresh(row)  # as stored, not as the UPDATE's in-session evaluation left it
-            if row.rotated_at is not None:  # presented again after rotation: assume theft
-                revoke_grant(row.grant_id, "refresh_token_reuse", moment)
+            rotated_at = db.session.execute(select(RefreshToken.rotated_at)
+                                            .where(RefreshToken.digest == token_digest)).scalar()
+            if rotated_at is not None:  # presented again after rotation: assume theft
+                revoke_grant(grant.id, "refresh_token_reuse", moment)
             db.session.commit()
             raise InvalidGrantError("The refresh token is not valid.")
-        if grant.revoked_at is not None:  # as stored now: a revocation may have committed since the read
+        if grant.revoked_at is not None:  # as stored now, under the lock
             db.session.commit()
             raise InvalidGrantError("The refresh token is not valid.")
-        return row
+        return grant
 
-    def _validate_token_scope(self, token):
+    def _validate_token_scope(self, grant):
         scope = self.request.payload.scope
-        if scope and not set(scope.split()) <= set(token.grant.scope.split()):
+        if scope and not set(scope.split()) <= set(grant.scope.split()):
             raise InvalidScopeError("The requested scope exceeds the granted scope.")
 
     def create_token_response(self):
-        client, token = self.request.client, self.request.refresh_token
-        grant = token.grant
-        if grant.account is not None and grant.account.status == "disabled":
+        client, row = self.request.client, self.request.refresh_token
+        if row.account_id is not None and row.account_status == "disabled":
             db.session.commit()
             raise InvalidGrantError("The account behind this token is not available.")
-        moment = now()
+        grant = SimpleNamespace(**row._asdict())
         issuer = current_app.extensions["idp.tokens"]
-        body = issuer.response(client, grant, now=moment, refresh=True, scope=self.request.payload.scope,
-                               id_token="openid" in grant.scope.split() and grant.account is not None)
+        body = issuer.response(client, grant, now=now(), refresh=True, scope=self.request.payload.scope,
+                               id_token="openid" in grant.scope.split() and grant.account_id is not None,
+                               sub=grant.sub if grant.account_id is not None else grant.client_id)
         db.session.commit()
         return 200, body, self.TOKEN_RESPONSE_HEADER
