@@ -15,7 +15,7 @@ What it does, start to finish:
    parameters (m=19 MiB, t=2, p=1);
 3. waits (bounded) for an idle machine, then measures raw argon2id verifications per second with
    as many processes as server workers (``PasswordHasher.verify`` in a loop, same parameters);
-4. starts ``idp serve --workers W`` (gunicorn; ``--server gunicorn`` runs gunicorn on
+4. starts ``idp serve --workers W`` (granian; ``--server gunicorn`` runs gunicorn on
    ``idp:create_app()`` with the same settings instead) on a free loopback port, waits for
    /healthz, checks that no visitor's state leaks into another's request, then drives logins
    for ``--seconds`` (after ``--warmup``) from ``--concurrency`` client threads: each login is
@@ -76,7 +76,7 @@ TITLES = {"sqlite": "SQLite (embedded, WAL)", "postgresql": "PostgreSQL",
 INTRO = """# Benchmarks
 
 Figures on this page come from scripts in `bench/` (see `bench/README.md`), run against a real
-MotID server: `idp serve` (gunicorn) started on a free port of 127.0.0.1, driven over loopback
+MotID server: `idp serve` (granian) started on a free port of 127.0.0.1, driven over loopback
 by a small load generator on the same machine, so client and server share its cores. Each
 section names the exact command, the date and the hardware; rerun the command with
 `--write docs/benchmarks.md` to refresh a section.
@@ -173,16 +173,16 @@ class PgDatabase:
 
 
 SERVERS = {
-    "idp-serve": "`idp serve` (gunicorn gthread workers, 4 threads each)",
+    "idp-serve": "`idp serve` (granian WSGI workers, 4 blocking threads each)",
     "gunicorn": "gunicorn `idp:create_app()` (sync workers, app built in each worker)",
-    "minimal": "gunicorn `bench/minimal_login_app.py` (gthread workers, 4 threads each): not MotID, the floor",
+    "minimal": "granian `bench/minimal_login_app.py` (as `idp serve`: WSGI, 4 blocking threads each): not MotID, the floor",
 }
 
 
 class Server:
     """The server in its own process group, stopped (TERM, then KILL) on exit.
 
-    ``idp-serve`` is the project's own command (gunicorn gthread workers, 4 threads each).
+    ``idp-serve`` is the project's own command (granian WSGI workers, 4 blocking threads each).
     ``gunicorn`` runs plain gunicorn on the application factory with sync workers (1 thread, access
     log on stdout, 10 s graceful timeout), a point of comparison in which no CLI application
     context can be inherited by the workers. ``minimal`` runs bench/minimal_login_app.py (the least a
@@ -192,10 +192,11 @@ class Server:
     def __init__(self, kind: str, env: dict, cwd: str, port: int, workers: int, log_path: str):
         if kind == "idp-serve":
             self.cmd = [IDP, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-        elif kind == "minimal":
-            self.cmd = [os.path.join(VENV_BIN, "gunicorn"), "--bind", f"{HOST}:{port}", "--workers", str(workers),
-                        "--threads", "4", "--graceful-timeout", "10", "--pythonpath", os.path.join(ROOT, "bench"),
-                        "minimal_login_app:create_app()"]
+        elif kind == "minimal":  # the server and worker settings `idp serve` uses (granian, 4 threads each)
+            self.cmd = [os.path.join(VENV_BIN, "granian"), "--interface", "wsgi", "--host", HOST, "--port", str(port),
+                        "--workers", str(workers), "--blocking-threads", "4", "--backpressure", "32",
+                        "--working-dir", os.path.join(ROOT, "bench"), "--factory", "--no-ws",
+                        "minimal_login_app:create_app"]
         else:
             self.cmd = [os.path.join(VENV_BIN, "gunicorn"), "--bind", f"{HOST}:{port}", "--workers", str(workers),
                         "--threads", "1", "--access-logfile", "-", "--graceful-timeout", "10", "idp:create_app()"]
@@ -236,7 +237,7 @@ class Server:
         return pids
 
     def cpu_seconds(self) -> float:
-        """user+system CPU of the gunicorn master and its live workers."""
+        """user+system CPU of the server's main process and its live workers."""
         total = 0.0
         for pid in [self.proc.pid, *self.worker_pids()]:
             try:
@@ -541,7 +542,7 @@ def render_section(r: dict) -> str:
         ("Whole login (GET + POST) p50 / p99", f"{ms(r['login_p50'])} / {ms(r['login_p99'])}"),
         ("Successful logins in the window", str(r["ok"])),
         ("Errors", str(r["errors_total"]) + (f" ({r['errors_text']})" if r["errors_total"] else "")),
-        ("Server CPU per login (gunicorn master + workers)", ms(r["server_cpu_ms"])),
+        ("Server CPU per login (main process + workers)", ms(r["server_cpu_ms"])),
         ("argon2id CPU per verify (raw run)", ms(r["argon2_ms"])),
     ]
     if r.get("pg_cpu_ms") is not None:
@@ -624,7 +625,7 @@ def write_markdown(path: str, result: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
     parser.add_argument("--seconds", type=float, default=20, help="measured load duration (default 20)")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured load before that (default 3)")
     parser.add_argument("--concurrency", type=int, default=None,

@@ -701,7 +701,7 @@ CATEGORIES = [  # py-spy names a frame "function (package/module.py:line)"
 
 
 class Profiler:
-    """py-spy (``--py-spy``) on each gunicorn worker during one measured run: samples of the threads that
+    """py-spy (``--py-spy``) on each server worker during one measured run: samples of the threads that
     hold the GIL (``--gil``), without pausing the workers (``--nonblocking``), as collapsed stacks."""
 
     def __init__(self, args, target: "MotID", workload: str):
@@ -1158,7 +1158,7 @@ def main(argv=None) -> int:
                              "fails or answers with errors, never because of a figure; not with --write")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this database's section of this file")
     parser.add_argument("--profile", metavar="DIR",
-                        help="run py-spy on the gunicorn workers during each MotID workload, keep the collapsed "
+                        help="run py-spy on the server workers during each MotID workload, keep the collapsed "
                              "stacks in DIR and print where the time went (py-spy's own CPU then competes with "
                              "the server: do not --write figures from a profiled run)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy",

@@ -138,9 +138,10 @@ def _register_blueprints(app) -> None:
                  oidc_views.revoke, oidc_views.end_session):
         csrf.exempt(view)
     app.register_blueprint(oidc_bp)
-    from .oidc import logout, registration
+    from .oidc import logout, registration, revocation
     registration.init_app(app)
     logout.init_app(app)
+    revocation.init_app(app)
     # -- further areas register here, one line each --
     from .accounts.certificates import init_app as init_certificates
     init_certificates(app)

@@ -1,21 +1,23 @@
-"""End to end against a real gunicorn server started by ``idp serve``, as the README starts it
-(on its own embedded SQLite file in both CI runs)."""
+"""End to end against a real server started by ``idp serve``, as the README starts it (on its own embedded
+SQLite file in both CI runs): granian, the default, and gunicorn, the alternative ``--server``."""
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, free_port
+from tests.conftest import PASSWORD, free_port, wait_until_up
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=["granian", "gunicorn"])
+def server(tmp_path, request):
     env = {**os.environ, "IDP_KEYS_PATH": str(tmp_path / "keys"), "IDP_INSTANCE_PATH": str(tmp_path / "inst"),
            "IDP_DATABASE_URL": "", "IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": "1024"}
     idp = [sys.executable, "-m", "idp"]
@@ -24,25 +26,39 @@ def server(tmp_path):
                           "--name", "Nguyễn Thị Hoa", "--email", "hoa@example.vn", "--password-stdin"],
                    env=env, check=True, capture_output=True, input=PASSWORD + "\n", text=True, timeout=120)
     port = free_port()
-    process = subprocess.Popen(idp + ["serve", "--port", str(port), "--workers", "2"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(idp + ["serve", "--port", str(port), "--workers", "2", "--server", request.param],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    try:
+        wait_until_up(process, base, lambda: log.read_text(errors="replace")[-2000:])
+        yield SimpleNamespace(url=base, process=process, kind=request.param)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def workers_of(pid: int) -> set[int]:
+    """The server's worker processes (its children, less the logout-delivery worker ``idp serve`` starts)."""
+    children = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            children |= {int(child) for child in fh.read().split()}
+    out = set()
+    for child in children:
         try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("server did not start: " + process.stderr.read().decode()[-2000:])
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                args = [arg for arg in fh.read().split(b"\0") if arg]
+        except OSError:  # gone meanwhile
+            continue
+        if args and args[-1] != b"worker":  # no arguments: exiting
+            out.add(child)
+    return out
 
 
-def test_login_and_logout_against_gunicorn(server):
+def test_login_and_logout(server):
+    server = server.url
     browser = requests.Session()
     page = browser.get(server + "/login")
     assert page.status_code == 200 and "Đăng nhập" in page.text
@@ -60,6 +76,7 @@ def test_login_and_logout_against_gunicorn(server):
 
 def test_no_state_leaks_between_requests_or_workers(server):
     """Each request gets its own context: one person's session is never seen by another browser."""
+    server = server.url
     for _ in range(6):
         browser = requests.Session()
         page = browser.get(server + "/login")
@@ -69,3 +86,21 @@ def test_no_state_leaks_between_requests_or_workers(server):
         assert browser.get(server + "/account", allow_redirects=False).status_code == 200
         stranger = requests.get(server + "/account", allow_redirects=False)
         assert stranger.status_code == 302
+
+
+def test_sighup_replaces_the_workers_while_the_server_keeps_answering(server):
+    before = workers_of(server.process.pid)
+    assert len(before) == 2
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    answers = []
+    while time.monotonic() < deadline:
+        answers.append(requests.get(server.url + "/healthz", timeout=5).status_code)
+        now = workers_of(server.process.pid)
+        if len(now) == 2 and not now & before:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the {server.kind} workers were not replaced after SIGHUP")
+    assert set(answers) == {200}  # every request during the reload was answered
+    assert requests.get(server.url + "/readyz").json()["status"] == "ready"

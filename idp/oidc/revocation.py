@@ -33,3 +33,15 @@ class Revocation(RevocationEndpoint):
                 jti=token.access.claims["jti"], revoked_at=moment, expires_at=expires,
             ).on_conflict_do_nothing())  # revoked twice, even at once: one row
         db.session.commit()
+
+
+def purge_expired_revocations(moment) -> int:
+    """Forget revoked access tokens that have expired anyway (``idp worker`` runs it with its housekeeping)."""
+    table = RevokedAccessToken.__table__
+    deleted = db.session.execute(table.delete().where(table.c.expires_at <= moment)).rowcount
+    db.session.commit()
+    return deleted
+
+
+def init_app(app) -> None:
+    app.extensions.setdefault("idp.housekeeping", []).append(purge_expired_revocations)

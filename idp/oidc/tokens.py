@@ -11,11 +11,14 @@ import hashlib
 from datetime import timedelta
 
 from ..accounts.models import Account
-from ..db import db, insert
+from ..db import db
 from ..keys import DEFAULT_ALG
 from ..security import digest, new_token
 from .claims import release, scopes_for_claims
 from .models import RefreshToken
+
+
+NEW_REFRESH_TOKEN = RefreshToken.__table__.insert()
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -68,8 +71,8 @@ class TokenIssuer:
 
     def refresh_token(self, grant, now, ttl: timedelta | None = None) -> str:
         token = new_token(32)
-        db.session.execute(insert(RefreshToken.__table__).values(
-            digest=digest(token), grant_id=grant.id, issued_at=now, expires_at=now + (ttl or self.refresh_ttl)))
+        db.session.connection().execute(NEW_REFRESH_TOKEN, {
+            "digest": digest(token), "grant_id": grant.id, "issued_at": now, "expires_at": now + (ttl or self.refresh_ttl)})
         return token
 
     def id_token(self, client, grant, *, nonce, access_token: str | None, now, sub: str | None = None) -> str:

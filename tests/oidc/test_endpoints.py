@@ -212,6 +212,27 @@ def test_revoking_an_access_token(app, client, tokens):
                        headers=basic(client_id, secret)).json["active"] is True
 
 
+def test_a_client_credentials_token_is_stored_nowhere_until_revoked_and_forgotten_after_expiry(app, client, clock):
+    from idp.oidc.models import Grant, RevokedAccessToken
+    from idp.oidc.revocation import purge_expired_revocations
+    client_id, secret = make_client(app, grant_types=["client_credentials"], redirect_uris=[],
+                                    introspection_allowed=True)
+    token = client.post("/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret)).json
+    with app.app_context():
+        assert db.session.query(Grant).count() == 0 and db.session.query(RevokedAccessToken).count() == 0
+    assert client.post("/introspect", data={"token": token["access_token"]},
+                       headers=basic(client_id, secret)).json["active"] is True
+    for _ in range(2):  # revoking twice is one entry, and still 200
+        assert client.post("/revoke", data={"token": token["access_token"]},
+                           headers=basic(client_id, secret)).status_code == 200
+    assert client.post("/introspect", data={"token": token["access_token"]},
+                       headers=basic(client_id, secret)).json == {"active": False}
+    with app.app_context():
+        assert purge_expired_revocations(clock()) == 0  # kept while the token could still be presented
+        clock.advance(seconds=token["expires_in"] + 1)
+        assert purge_expired_revocations(clock()) == 1
+
+
 def test_revocation_errors(app, client, tokens):
     client_id, secret, body = tokens
     assert client.post("/revoke", data={"token": "unknown"}, headers=basic(client_id, secret)).status_code == 200

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app, g
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from ...accounts.models import Account
 from ...clock import now
@@ -55,10 +55,21 @@ class PkceS256(CodeChallenge):
         return authorization_code.code_challenge_method
 
 
-CODE_COLUMNS = (AuthorizationCode.digest, AuthorizationCode.account_id, AuthorizationCode.sid,
-                AuthorizationCode.redirect_uri, AuthorizationCode.scope, AuthorizationCode.nonce,
-                AuthorizationCode.code_challenge, AuthorizationCode.code_challenge_method, AuthorizationCode.auth_time,
-                AuthorizationCode.acr, AuthorizationCode.amr, AuthorizationCode.claims)
+CODES, GRANTS, ACCOUNTS = AuthorizationCode.__table__.c, Grant.__table__.c, Account.__table__.c
+# Built once: the hot path binds values only (pure Core on the session's connection, no ORM layer).
+CONSUME = (update(AuthorizationCode.__table__)
+           .where(CODES.digest == bindparam("presented"), CODES.client_id == bindparam("client"),
+                  CODES.used_at.is_(None), CODES.expires_at > bindparam("moment"))
+           .values(used_at=bindparam("moment"))
+           .returning(CODES.digest, CODES.account_id, CODES.sid, CODES.redirect_uri, CODES.scope, CODES.nonce,
+                      CODES.code_challenge, CODES.code_challenge_method, CODES.auth_time, CODES.acr, CODES.amr,
+                      CODES.claims))
+SPENT = select(CODES.grant_id).where(CODES.digest == bindparam("presented"), CODES.client_id == bindparam("client"),
+                                     CODES.used_at.is_not(None))
+ACCOUNT = select(ACCOUNTS.id, ACCOUNTS.sub, ACCOUNTS.status).where(ACCOUNTS.id == bindparam("account"))
+NEW_GRANT = Grant.__table__.insert().returning(GRANTS.id)
+LINK_CODE = (update(AuthorizationCode.__table__).where(CODES.digest == bindparam("presented"))
+             .values(grant_id=bindparam("grant")))
 
 
 class SpentCode(SimpleNamespace):
@@ -101,16 +112,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         moment = now()
         code_digest = digest(code)
-        row = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.digest == code_digest, AuthorizationCode.client_id == client.client_id,
-                   AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at > moment)
-            .values(used_at=moment).returning(*CODE_COLUMNS).execution_options(synchronize_session=False)
-        ).first()
+        connection = db.session.connection()
+        params = {"presented": code_digest, "client": client.client_id}
+        row = connection.execute(CONSUME, {**params, "moment": moment}).first()
         if row is None:
-            spent = db.session.execute(select(AuthorizationCode.grant_id).where(
-                AuthorizationCode.digest == code_digest, AuthorizationCode.client_id == client.client_id,
-                AuthorizationCode.used_at.is_not(None))).first()
+            spent = connection.execute(SPENT, params).first()
             if spent is not None:
                 revoke_grant(spent.grant_id, "code_replay", moment)
             db.session.commit()
@@ -135,8 +141,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was consumed when it was read."""
 
     def authenticate_user(self, authorization_code):
-        return db.session.execute(select(Account.id, Account.sub, Account.status)
-                                  .where(Account.id == authorization_code.account_id)).first()
+        return db.session.connection().execute(ACCOUNT, {"account": authorization_code.account_id}).first()
 
     def create_token_response(self):
         """The grant, its tokens and the code's ``grant_id`` are committed together with the spent code."""
@@ -145,9 +150,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         values = {"handle": new_handle(), "client_id": client.client_id, "account_id": account.id, "sid": code.sid,
                   "scope": code.scope, "claims": code.claims, "auth_time": code.auth_time, "acr": code.acr,
                   "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t}
-        grant_id = db.session.execute(insert(Grant).values(**values).returning(Grant.id)).scalar_one()
-        db.session.execute(update(AuthorizationCode).where(AuthorizationCode.digest == code.digest)
-                           .values(grant_id=grant_id).execution_options(synchronize_session=False))
+        connection = db.session.connection()
+        grant_id = connection.execute(NEW_GRANT, values).scalar_one()
+        connection.execute(LINK_CODE, {"presented": code.digest, "grant": grant_id})
         grant = SimpleNamespace(id=grant_id, **values)
         issuer = current_app.extensions["idp.tokens"]
         scopes = code.scope.split()

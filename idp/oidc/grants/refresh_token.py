@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ...accounts.models import Account
 from ...clock import now
@@ -27,9 +27,22 @@ from ..clients import AUTH_METHODS
 from ..models import Grant, RefreshToken
 from .family import revoke_grant
 
-FAMILY = (Grant.id, Grant.handle, Grant.client_id, Grant.account_id, Grant.sid, Grant.scope, Grant.claims,
-          Grant.auth_time, Grant.acr, Grant.amr, Grant.revoked_at, Grant.cnf_x5t,
-          Account.sub.label("sub"), Account.status.label("account_status"))
+GRANTS, TOKENS, ACCOUNTS = Grant.__table__.c, RefreshToken.__table__.c, Account.__table__.c
+# Built once: the hot path binds values only (pure Core on the session's connection, no ORM layer).
+FAMILY = (
+    select(GRANTS.id, GRANTS.handle, GRANTS.client_id, GRANTS.account_id, GRANTS.sid, GRANTS.scope, GRANTS.claims,
+           GRANTS.auth_time, GRANTS.acr, GRANTS.amr, GRANTS.revoked_at, GRANTS.cnf_x5t,
+           ACCOUNTS.sub.label("sub"), ACCOUNTS.status.label("account_status"))
+    .select_from(Grant.__table__.join(RefreshToken.__table__, TOKENS.grant_id == GRANTS.id)
+                 .outerjoin(Account.__table__, ACCOUNTS.id == GRANTS.account_id))
+    .where(TOKENS.digest == bindparam("digest"))
+    .with_for_update(key_share=True, of=Grant.__table__)
+)
+ROTATE = (update(RefreshToken.__table__)
+          .where(TOKENS.digest == bindparam("presented"), TOKENS.rotated_at.is_(None), TOKENS.revoked_at.is_(None),
+                 TOKENS.expires_at > bindparam("moment"))
+          .values(rotated_at=bindparam("moment")))
+ROTATED_AT = select(TOKENS.rotated_at).where(TOKENS.digest == bindparam("digest"))
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -44,26 +57,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token is not valid.")
         moment = now()
         token_digest = digest(value)
+        connection = db.session.connection()
         # First the grant, locked (see .family), with what the response needs.
-        grant = db.session.execute(
-            select(*FAMILY).join(RefreshToken, RefreshToken.grant_id == Grant.id)
-            .outerjoin(Account, Account.id == Grant.account_id)
-            .where(RefreshToken.digest == token_digest)
-            .with_for_update(key_share=True, of=Grant)
-        ).first()
+        grant = connection.execute(FAMILY, {"digest": token_digest}).first()
         # Bound to its client: another client's request neither succeeds nor rotates it.
         if grant is None or grant.client_id != client.client_id:
             db.session.rollback()
             raise InvalidGrantError("The refresh token is not valid.")
-        rotated = db.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.digest == token_digest, RefreshToken.rotated_at.is_(None),
-                   RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > moment)
-            .values(rotated_at=moment).execution_options(synchronize_session=False)
-        ).rowcount
+        rotated = connection.execute(ROTATE, {"presented": token_digest, "moment": moment}).rowcount
         if rotated != 1:
-            rotated_at = db.session.execute(select(RefreshToken.rotated_at)
-                                            .where(RefreshToken.digest == token_digest)).scalar()
+            rotated_at = connection.execute(ROTATED_AT, {"digest": token_digest}).scalar()
             if rotated_at is not None:  # presented again after rotation: assume theft
                 revoke_grant(grant.id, "refresh_token_reuse", moment)
             db.session.commit()
