@@ -535,7 +535,7 @@ def render_section(r: dict) -> str:
         ("Raw argon2id verifies/s (same parameters, "
          f"{r['workers']} process{'es' if r['workers'] != 1 else ''}; mean of before / after)",
          f"{r['raw']:.1f} ({r['raw_before']:.1f} / {r['raw_after']:.1f})"),
-        ("Ratio logins/s ÷ raw (target ≥ 85 %)", f"**{r['ratio'] * 100:.1f} %**"),
+        ("Ratio logins/s ÷ raw argon2id (issue 12 compares with the floor instead)", f"**{r['ratio'] * 100:.1f} %**"),
         ("CPU share: argon2id CPU per verify ÷ all CPU per login (server + load generator"
          + (" + PostgreSQL)" if r.get("pg_cpu_ms") is not None else ")"), f"{r['cpu_share'] * 100:.1f} %"),
         ("POST /login latency p50 / p99", f"{ms(r['post_p50'])} / {ms(r['post_p99'])}"),
@@ -809,7 +809,7 @@ def print_result(r: dict) -> None:
     print(f"  logins/s            {r['rate']:8.1f}   ({r['ok']} successful)")
     print(f"  raw argon2id/s      {r['raw']:8.1f}   (before {r['raw_before']:.1f}, after {r['raw_after']:.1f}; m={r['params']['memory_kib']} KiB, t={r['params']['time_cost']}, "
           f"p={r['params']['parallelism']}, {r['workers']} processes)")
-    print(f"  ratio               {r['ratio'] * 100:7.1f} %  (target >= 85 %)")
+    print(f"  ratio               {r['ratio'] * 100:7.1f} %  (of raw argon2id; issue 12 holds MotID to >= 0.9 x the floor)")
     print(f"  CPU share           {r['cpu_share'] * 100:7.1f} %  (argon2id CPU per verify / all CPU per login; "
           "what the ratio would be with the cores fully used and nothing else running)")
     print(f"  POST p50 / p99      {r['post_p50']:.1f} / {r['post_p99']:.1f} ms")

@@ -1100,7 +1100,7 @@ def render_section(result: dict) -> str:
                      + (f", {result['versions']['granian']}" if "granian" in result["versions"] else ""))
     if node or node_pg:
         lines.append(f"- oidc-provider {result['node_version']} on Node.js {result['node_runtime']}, one process; "
-                     "opaque access tokens (its default; MotID's are ES256 JWTs it also records), ID tokens ES256 like "
+                     "opaque access tokens (its default; MotID's are ES256 JWTs stored nowhere), ID tokens ES256 like "
                      "MotID's; in memory (an unbounded in-process store) and on PostgreSQL (`bench/node/pg_adapter.mjs`, "
                      f"pg {result['node_versions'].get('pg', '?')}, pool of {result['node_pool']}, its own database)")
     details = [f"MotID: {'; '.join(run_details(motid))}"] if run_details(motid) else []

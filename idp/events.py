@@ -140,10 +140,13 @@ def _ready() -> bool:
     return ready
 
 
+_WAIT_FOR_LANE = text("SELECT pg_advisory_xact_lock(:space, :lane)")
+_TRY_LANE = text("SELECT pg_try_advisory_xact_lock(:space, :lane)")
+
+
 def _lock(lane: int, *, wait: bool) -> bool:
     """Take ``lane`` until this transaction ends (re-entrant); without ``wait``, only if it is free."""
-    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    got = db.session.execute(text(f"SELECT {function}(:space, :lane)"), {"space": CHAIN_LOCK, "lane": lane})
+    got = db.session.connection().execute(_WAIT_FOR_LANE if wait else _TRY_LANE, {"space": CHAIN_LOCK, "lane": lane})
     return wait or bool(got.scalar())
 
 

@@ -18,7 +18,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
 from limits.storage import Storage
-from sqlalchemy import Integer, String, case, delete, literal, select, text
+from sqlalchemy import Integer, String, bindparam, case, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,17 +61,11 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         moment = now()
-        until = literal(moment + timedelta(seconds=expiry), UTCDateTime)
-        table = RateLimitCounter.__table__
-        expired = table.c.expires_at <= moment
-        with db.engine.begin() as conn:
-            insert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-            statement = insert.values(key=_digest(key), hits=amount, expires_at=until).on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={"hits": case((expired, literal(amount, Integer)), else_=table.c.hits + amount),
-                      "expires_at": case((expired, until), else_=table.c.expires_at)},
-            ).returning(table.c.hits)
-            return conn.execute(statement).scalar_one()
+        # One statement is atomic by itself: an autocommit connection spares the BEGIN and COMMIT round trips.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(_counting(conn.dialect.name), {
+                "key": _digest(key), "amount": amount, "moment": moment,
+                "until": moment + timedelta(seconds=expiry)}).scalar_one()
 
     def _live(self, key: str):
         table = RateLimitCounter.__table__
@@ -103,6 +97,24 @@ class DatabaseStorage(Storage):
         table = RateLimitCounter.__table__
         with db.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key == _digest(key)))
+
+
+_COUNTING: dict = {}
+
+
+def _counting(dialect: str):
+    """The counting upsert for ``dialect``, built once: a window that has ended starts again at ``amount``."""
+    if dialect not in _COUNTING:
+        table = RateLimitCounter.__table__
+        until, amount = bindparam("until", type_=UTCDateTime), bindparam("amount", type_=Integer)
+        expired = table.c.expires_at <= bindparam("moment", type_=UTCDateTime)
+        insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+        _COUNTING[dialect] = insert.values(key=bindparam("key"), hits=amount, expires_at=until).on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"hits": case((expired, amount), else_=table.c.hits + amount),
+                  "expires_at": case((expired, until), else_=table.c.expires_at)},
+        ).returning(table.c.hits)
+    return _COUNTING[dialect]
 
 
 def _digest(key: str) -> str:

@@ -143,10 +143,16 @@ class Account(db.Model):
         officer = self.kind in (AccountKind.OFFICER.value, AccountKind.ADMIN.value)
         if self.totp_secret is not None and officer:
             return True, True
-        passkeys = select(Passkey.id).where(Passkey.account_id == self.id).exists()
-        roles = select(AccountRole.role_id).where(AccountRole.account_id == self.id).exists()
-        has_passkey, has_role = db.session.execute(select(passkeys, roles)).one()
+        flags = getattr(self, "second_factor_flags", None)  # read with the account (AccountService.find_by_login)
+        has_passkey, has_role = flags if flags is not None else \
+            db.session.execute(select(*second_factor_columns(self.id))).one()
         return self.totp_secret is not None or has_passkey, officer or has_role
+
+
+def second_factor_columns(account_id):
+    """Whether the account has a passkey and whether it holds a role, as two EXISTS columns."""
+    return (select(Passkey.id).where(Passkey.account_id == account_id).exists().label("has_passkey"),
+            select(AccountRole.role_id).where(AccountRole.account_id == account_id).exists().label("has_role"))
 
 
 class SsoSession(db.Model):

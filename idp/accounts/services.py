@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from blinker import Namespace
 from flask import current_app
 from limits import parse_many
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import events
@@ -17,7 +17,7 @@ from ..db import db, utcnow
 from ..security import digest, new_token
 from .identifiers import (InvalidIdentifier, login_candidates, normalize_citizen_id, normalize_email,
                           normalize_name, normalize_phone, normalize_tax_code)
-from .models import Account, AccountKind, AccountStatus, AccountToken
+from .models import Account, AccountKind, AccountStatus, AccountToken, second_factor_columns
 from .password_checks import LoginFailed, PasswordChecks
 from .passwords import Passwords, policy_problems
 
@@ -141,7 +141,14 @@ class AccountService(PasswordChecks):
         if not candidates:
             return None
         clauses = [getattr(Account, field) == value for field, value in candidates]
-        return db.session.query(Account).filter(or_(*clauses)).order_by(Account.id).first()
+        # With what the login asks next (Account.second_factor_state), in the same statement.
+        found = db.session.execute(select(Account, *second_factor_columns(Account.id)).where(or_(*clauses))
+                                   .order_by(Account.id).limit(1)).first()
+        if found is None:
+            return None
+        account, has_passkey, has_role = found
+        account.second_factor_flags = (has_passkey, has_role)
+        return account
 
     def get_by_sub(self, sub: str) -> Account | None:
         return db.session.query(Account).filter_by(sub=sub).one_or_none()
