@@ -5,7 +5,6 @@ import logging
 import os
 
 from flask import Flask, g, request
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,10 +13,9 @@ from . import db, errors, i18n, limits
 from .accounts.passwords import Passwords, make_hasher
 from .accounts.services import AccountService
 from .accounts.sessions import SessionService
+from .extensions import csrf
 from .mail import Mailer
 from .security import apply_security_headers, load_master_key
-
-csrf = CSRFProtect()
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from flask import g, request
-from flask_babel import Babel
+
+from .extensions import babel
 
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"
 COOKIE = "motid_lang"
-
-babel = Babel()
 
 
 def select_locale() -> str:

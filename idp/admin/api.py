@@ -265,5 +265,5 @@ def init_app(app) -> None:
 
     app.register_error_handler(404, unrouted)
     app.register_error_handler(405, unrouted)
-    from .. import csrf
+    from ..extensions import csrf
     csrf.exempt(bp)

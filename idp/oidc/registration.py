@@ -93,7 +93,7 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     csrf = app.extensions.get("csrf")
     if csrf is None:
-        from .. import csrf
+        from ..extensions import csrf
     csrf.exempt(bp)
 
 
