@@ -15,6 +15,7 @@ from .accounts.services import AccountService
 from .accounts.sessions import SessionService
 from .extensions import csrf
 from .mail import Mailer
+from .worker import every_round
 from .security import apply_security_headers, load_master_key
 
 
@@ -57,7 +58,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     _init_services(app, values)
     _register_blueprints(app)
-    limits.apply(app)
+    from .accounts.rate_limits import LIMITS
+    limits.apply(app, LIMITS)
     https = values["IDP_ISSUER"].startswith("https://")
 
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -117,7 +119,8 @@ def _init_services(app, values) -> None:
     passwords = Passwords(make_hasher(values))
     app.extensions["idp.passwords"] = passwords
     app.extensions["idp.accounts"] = AccountService(passwords, values)
-    app.extensions["idp.sessions"] = SessionService(values)
+    app.extensions["idp.sessions"] = sessions = SessionService(values)
+    every_round(app, sessions.sweep_expired)  # before logout delivery: the sessions it ends are told at once
     app.extensions["idp.mailer"] = Mailer(values["IDP_SMTP_URL"], values["IDP_MAIL_FROM"])
 
 

@@ -1,7 +1,8 @@
 """Rate limits (Flask-Limiter) in a store every process and node shares: Redis when ``IDP_REDIS_URL`` is
 set, otherwise the database itself (:class:`DatabaseStorage`).
 
-Every limited endpoint is listed in :data:`LIMITS`, so the whole policy reads in one place.
+The policy (which endpoint, what limit, counted per what) belongs to the wing that owns the endpoints and
+is handed to :func:`apply`: :data:`idp.accounts.rate_limits.LIMITS` today.
 Each application gets its own :class:`Limiter`, so two apps in one process never share state.
 A limit kept in one process's memory would be multiplied by the number of processes (and reset by
 moving to another), so there is no in-memory store and no in-memory fallback: when the store cannot
@@ -13,7 +14,7 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
@@ -25,9 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import errors
-from .accounts.identifiers import login_candidates
 from .clock import now
 from .db import UTCDateTime, db
+from .worker import housekeeping
 
 log = logging.getLogger(__name__)
 
@@ -129,41 +130,9 @@ def purge_expired_counters(moment) -> int:
     return deleted
 
 
-def login_identifier_key() -> str:
-    """Counts attempts against one account whichever way its identifier is written."""
-    raw = request.form.get("identifier", "")[:254]
-    candidates = login_candidates(raw)
-    return "login:" + (candidates[0][1] if candidates else raw.strip().lower())
-
-
-def email_key(prefix: str):
-    return lambda: f"{prefix}:" + request.form.get("email", "")[:254].strip().lower()
-
-
-def second_factor_key() -> str:
-    """Counts code attempts against one account (pending login or live session), not one address."""
-    from flask import session
-    note = session.get("pending_login")
-    if isinstance(note, dict) and note.get("account"):
-        return f"2fa:{note['account']}"
-    return "2fa:ip:" + (request.remote_addr or "")
-
-
 def setting(name: str):
+    """A limit read from the application's configuration when the request is counted."""
     return lambda: current_app.config[name]
-
-
-# endpoint → [(limit, key function or None for the client IP)], applied to POST only.
-LIMITS = {
-    "accounts.login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None),
-                       (setting("IDP_LOGIN_LIMIT_PER_ACCOUNT"), login_identifier_key)],
-    "accounts.resend_verification": [("20/hour", None), ("5/hour", email_key("verify"))],
-    "accounts.forgot_password": [("20/hour", None), ("5/hour", email_key("forgot"))],
-    "accounts.second_factor": [(setting("IDP_SECOND_FACTOR_LIMIT"), second_factor_key)],
-    "accounts.passkey_login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
-    # Each call stores a challenge row: without a limit anyone could fill the table.
-    "accounts.passkey_login_options": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
-}
 
 
 def init_app(app) -> Limiter:
@@ -186,7 +155,7 @@ def init_app(app) -> Limiter:
     # every endpoint only costs time.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions["idp.limiter"] = limiter
-    app.extensions.setdefault("idp.housekeeping", []).append(purge_expired_counters)
+    housekeeping(app, purge_expired_counters)
 
     @app.errorhandler(StorageError)
     def store_unreachable(exc):
@@ -197,10 +166,11 @@ def init_app(app) -> Limiter:
     return limiter
 
 
-def apply(app) -> None:
-    """Wrap the registered views named in :data:`LIMITS` (after blueprints are registered)."""
+def apply(app, policy: dict) -> None:
+    """Wrap the registered views named in ``policy`` (endpoint → [(limit, key function or None for the
+    client address)], applied to POST only), after blueprints are registered."""
     limiter = app.extensions["idp.limiter"]
-    for endpoint, specs in LIMITS.items():
+    for endpoint, specs in policy.items():
         view = app.view_functions[endpoint]
         for limit_value, key_func in specs:
             view = limiter.limit(limit_value, key_func=key_func, methods=["POST"])(view)

@@ -118,7 +118,7 @@ def worker(interval, once):
     """Deliver back-channel logouts and end expired sessions (any number may run)."""
     from flask.cli import ScriptInfo
 
-    from .delivery import run
+    from ..worker import run
     app = click.get_current_context().ensure_object(ScriptInfo).load_app()
     run(app, interval=interval, once=once)
 

@@ -9,7 +9,6 @@ each), so a slow or dripping client cannot hold the others, or the round, past t
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -98,41 +97,3 @@ def deliver_due(moment, *, limit: int = ROUND_SIZE) -> int:
             row.next_attempt_at = moment + backoff(row.attempts)
     db.session.commit()
     return len(rows)
-
-
-def run(app, *, interval: float = 1.0, once: bool = False, clock=None) -> None:
-    """The worker loop: deliver what is due and end expired sessions, until stopped; every
-    ``IDP_HOUSEKEEPING_SECONDS`` (and on the first round) also the jobs other modules registered in
-    ``app.extensions["idp.housekeeping"]`` (certificate expiry warnings, purges)."""
-    from ..db import utcnow
-    clock = clock or utcnow
-    every = app.config["IDP_HOUSEKEEPING_SECONDS"]
-    housekeeping_due = time.monotonic()
-    while True:
-        with app.app_context():
-            try:
-                app.extensions["idp.sessions"].sweep_expired(clock())
-                deliver_due(clock())
-            except Exception:  # a database hiccup must not kill the worker
-                log.exception("logout delivery round failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-            if time.monotonic() >= housekeeping_due:
-                housekeeping_due = time.monotonic() + every
-                housekeeping(app, clock())
-        if once:
-            return
-        time.sleep(interval)
-
-
-def housekeeping(app, moment) -> None:
-    """Run each registered job once; one failing does not stop the others or the worker."""
-    for job in app.extensions.get("idp.housekeeping", []):
-        try:
-            job(moment)
-        except Exception:
-            log.exception("housekeeping job %s failed", getattr(job, "__name__", job))
-            db.session.rollback()
-        finally:
-            db.session.remove()

@@ -118,6 +118,9 @@ def frame_sources(urls: list[str]) -> str:
 
 
 def init_app(app) -> None:
+    from ..worker import every_round
+    from .delivery import deliver_due
+    every_round(app, deliver_due)
     session_ended.connect(on_session_ended, sender=app, weak=False)
     applications_revoked.connect(on_applications_revoked, sender=app, weak=False)
     from .end_session import logged_out_page

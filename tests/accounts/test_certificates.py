@@ -592,7 +592,7 @@ def test_expiry_warning_is_sent_once(make_app, trust_dir, smtp, pki):
 
 
 def test_the_worker_sends_expiry_warnings_without_a_cron_job(make_app, trust_dir, smtp, pki):
-    from idp.oidc.delivery import run
+    from idp.worker import run
     app = make_app(IDP_SMTP_URL=smtp.url, IDP_HOUSEKEEPING_SECONDS=3600)
     holder_of_an_expiring_certificate(app, pki)
     run(app, once=True)  # what `idp worker` does on its first round
@@ -604,7 +604,7 @@ def test_the_worker_sends_expiry_warnings_without_a_cron_job(make_app, trust_dir
 
 
 def test_a_failing_housekeeping_job_does_not_stop_the_others(make_app, trust_dir, smtp, pki):
-    from idp.oidc.delivery import run
+    from idp.worker import run
     app = make_app(IDP_SMTP_URL=smtp.url)
     holder_of_an_expiring_certificate(app, pki)
 
