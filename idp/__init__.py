@@ -77,8 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
         return {"current_locale": str(get_locale() or i18n.DEFAULT), "languages": i18n.LANGUAGES,
                 "sso_session": g.get("sso_session")}
 
-    from .cli import register_commands
-    register_commands(app)
+    _register_commands(app)
     logging.getLogger("idp").setLevel(logging.INFO)
     return app
 
@@ -124,25 +123,26 @@ def _init_services(app, values) -> None:
     app.extensions["idp.mailer"] = Mailer(values["IDP_SMTP_URL"], values["IDP_MAIL_FROM"])
 
 
+def _register_commands(app) -> None:
+    """The wings' command groups under ``idp`` (``serve`` is on the group itself, in :mod:`idp.cli`)."""
+    from .accounts.cli import accounts_cli
+    from .demo import demo_cli
+    from .oidc.cli import clients_cli, deliveries_cli, keys_cli
+
+    for command in (accounts_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
+        if command.name not in app.cli.commands:  # a wing's richer group of the same name (admin) stays
+            app.cli.add_command(command)
+
+
 def _register_blueprints(app) -> None:
     from .accounts import passkey_views, second_factor  # noqa: F401  (they add routes to the accounts blueprint)
     from .accounts.views import bp as accounts_bp
     from .health import bp as health_bp
-    from .oidc.views import bp as oidc_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
-    # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
-    # (the consent decision checks its own token).
-    from .oidc import views as oidc_views
-    for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
-                 oidc_views.revoke, oidc_views.end_session):
-        csrf.exempt(view)
-    app.register_blueprint(oidc_bp)
-    from .oidc import logout, registration, revocation
-    registration.init_app(app)
-    logout.init_app(app)
-    revocation.init_app(app)
+    from .oidc import init_app as init_oidc
+    init_oidc(app)
     # -- further areas register here, one line each --
     from .accounts.certificates import init_app as init_certificates
     init_certificates(app)

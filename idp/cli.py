@@ -23,16 +23,6 @@ def main():
     """MotID identity provider."""
 
 
-def register_commands(app) -> None:
-    from .accounts.cli import accounts_cli
-    from .demo import demo_cli
-    from .oidc.cli import clients_cli, deliveries_cli, keys_cli
-
-    for command in (accounts_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
-        if command.name not in app.cli.commands:
-            app.cli.add_command(command)
-
-
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

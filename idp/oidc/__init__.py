@@ -2,3 +2,27 @@
 
 Only this package imports Authlib's server classes; it may import ``idp.accounts``, never the reverse.
 """
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    """Register the protocol endpoints and wire the wing to the rest (called by :func:`idp.create_app`)."""
+    from ..extensions import csrf
+    from ..worker import every_round
+    from . import logout, registration, revocation
+    from . import views as oidc_views
+    from .delivery import deliver_due
+    from .end_session import logged_out_page
+
+    # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
+    # (the consent decision checks its own token).
+    for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
+                 oidc_views.revoke, oidc_views.end_session):
+        csrf.exempt(view)
+    app.register_blueprint(oidc_views.bp)
+    registration.init_app(app)
+    logout.init_app(app)
+    revocation.init_app(app)
+    every_round(app, deliver_due)  # after the sessions sweep (registered first): the sessions it ends are told
+    app.extensions["idp.logged_out_page"] = logged_out_page
+

@@ -118,11 +118,7 @@ def frame_sources(urls: list[str]) -> str:
 
 
 def init_app(app) -> None:
-    from ..worker import every_round
-    from .delivery import deliver_due
-    every_round(app, deliver_due)
+    """Listen to the accounts wing: a session that ends, applications revoked for an account."""
     session_ended.connect(on_session_ended, sender=app, weak=False)
     applications_revoked.connect(on_applications_revoked, sender=app, weak=False)
-    from .end_session import logged_out_page
     app.extensions["idp.logout_frames"] = frontchannel_urls
-    app.extensions["idp.logged_out_page"] = logged_out_page
