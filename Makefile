@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test translations bench clean
+.PHONY: run test test-fast layers translations bench clean
 
 ## make run: install, migrate the embedded SQLite database, seed demo data, serve on http://127.0.0.1:5000
 run: $(VENV)/.installed
@@ -11,9 +11,17 @@ run: $(VENV)/.installed
 	$(BIN)/idp demo seed
 	$(BIN)/idp serve --host 127.0.0.1 --port 5000 --workers 2
 
-## make test: install the test extras and run the whole suite with branch coverage (fail under 90%)
-test: $(VENV)/.installed-test
+## make test: install the test extras, check the import layers, run the whole suite with branch coverage
+test: $(VENV)/.installed-test layers
 	$(BIN)/pytest --cov --cov-config=setup.cfg --cov-report=term
+
+## make test-fast: the layers and the suite without browser, Node/interop, nginx, benchmark and live-server tests
+test-fast: $(VENV)/.installed-test layers
+	$(BIN)/pytest -m "not (browser or interop or nginx or bench or live)"
+
+## make layers: the import contracts of setup.cfg [importlinter] (import-linter)
+layers: $(VENV)/.installed-test
+	$(BIN)/lint-imports --no-cache
 
 translations: $(VENV)/.installed
 	scripts/i18n.sh

@@ -21,6 +21,17 @@ from idp import create_app
 from idp.accounts.services import NewAccount
 from idp.db import db
 
+# Folders whose tests need more than Python and the databases (setup.cfg lists the markers).
+FOLDER_MARKERS = {"tests/browser/": "browser", "tests/interop/": "interop", "tests/integration/": "nginx",
+                  "tests/bench/": "bench"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for folder, marker in FOLDER_MARKERS.items():
+            if item.nodeid.startswith(folder):
+                item.add_marker(marker)
+
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 PASSWORD = "Mật-khẩu-rất-an-toàn-42"
 

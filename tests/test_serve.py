@@ -15,6 +15,8 @@ import requests
 
 from tests.conftest import PASSWORD, free_port, wait_until_up
 
+pytestmark = pytest.mark.live
+
 
 @pytest.fixture(params=["granian", "gunicorn"])
 def server(tmp_path, request):

@@ -83,10 +83,6 @@ VI = {
 FAILED = pytest.StashKey[bool]()
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: end-to-end test in Chromium (tests/browser)")
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

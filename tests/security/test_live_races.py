@@ -37,6 +37,8 @@ from joserfc import jwk, jwt
 from tests.conftest import CSRF_RE, PASSWORD, free_port, live_database, wait_until_up
 from tests.security.concurrency import at_once
 
+pytestmark = pytest.mark.live
+
 RACERS = 20
 CITIZEN_ID = "096301001234"
 REDIRECT = "http://127.0.0.1/live-races/callback"  # loopback http: nothing listens, the Location is read
