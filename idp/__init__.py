@@ -60,8 +60,14 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     from .accounts.rate_limits import LIMITS
     limits.apply(app, LIMITS)
-    https = values["IDP_ISSUER"].startswith("https://")
+    _add_page_hooks(app, https=values["IDP_ISSUER"].startswith("https://"))
+    _register_commands(app)
+    logging.getLogger("idp").setLevel(logging.INFO)
+    return app
 
+
+def _add_page_hooks(app, *, https: bool) -> None:
+    """Every response: the SSO cookie when it changed, security headers. Every page: language and session."""
     app.jinja_env.add_extension("jinja2.ext.do")
     from .accounts.devices import describe
     app.jinja_env.filters["device"] = describe
@@ -76,10 +82,6 @@ def create_app(config: dict | None = None) -> Flask:
         from flask_babel import get_locale
         return {"current_locale": str(get_locale() or i18n.DEFAULT), "languages": i18n.LANGUAGES,
                 "sso_session": g.get("sso_session")}
-
-    _register_commands(app)
-    logging.getLogger("idp").setLevel(logging.INFO)
-    return app
 
 
 def _refuse_untrusted_hosts(app) -> None:

@@ -8,16 +8,13 @@ with ``state`` and ``iss`` (RFC 9207). Then authentication (``prompt``, ``max_ag
 from __future__ import annotations
 
 from datetime import timedelta
-from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
-from flask import current_app, g, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError, validate_csrf
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from flask import current_app, g, redirect, request, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -27,11 +24,9 @@ from ..clock import now
 from ..keys import ALGORITHMS
 from . import consent, request_object, role_assurance
 from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
+from .interaction import (DECISION, RESPONSE_MODES, check_decision_csrf, consent_page, error_page, login_redirect,
+                          respond, resume_url, resumed_after, set_ui_locale, shown_matches)
 
-RESUME = "_motid_resume"
-DECISION = "_motid_consent"
-SHOWN = "_motid_shown"  # signed: the client and scopes the consent page listed
-RESPONSE_MODES = ("query", "form_post")
 
 
 class AuthorizationRequest(OAuth2Request):
@@ -111,9 +106,9 @@ def validate_redirect_uri(client, outer: dict, merged: dict) -> str:
     return redirect_uri
 
 
-def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str, obj=None):
-    mode = params.get("response_mode", "query")
-    if mode not in RESPONSE_MODES:
+def checked_parameters(grant, params: dict, redirect_uri: str) -> tuple[set, dict | None, set]:
+    """The requested scopes, ``claims`` and ``prompt`` values, or the OAuth error that goes back to the client."""
+    if params.get("response_mode", "query") not in RESPONSE_MODES:
         raise InvalidRequestError("Unsupported response_mode.", redirect_uri=redirect_uri)
     scopes = set((grant.request.scope or "").split())
     if "openid" not in scopes:
@@ -122,10 +117,15 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str,
         claims_request = parse_claims_parameter(params.get("claims"))
     except InvalidClaimsRequest as exc:
         raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
-    g.oidc_claims = claims_request
     prompts = set(params.get("prompt", "").split())
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values.", redirect_uri=redirect_uri)
+    return scopes, claims_request, prompts
+
+
+def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str, obj=None):
+    scopes, claims_request, prompts = checked_parameters(grant, params, redirect_uri)
+    g.oidc_claims = claims_request
     set_ui_locale(params.get("ui_locales"))
 
     if needs_login(client, params, prompts, redirect_uri):
@@ -145,6 +145,20 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str,
         return step_up(session, wanted_acr, prompts, outer, redirect_uri)
 
     account = current_account()
+    page = consent_needed(account, client, wanted, outer, prompts, redirect_uri)
+    if page is not None:
+        return page
+    request_object.consume(obj, client, redirect_uri)
+    if roles_asked:
+        role_assurance.record_withheld(account, client.client_id, session.acr, now=now())
+    _, _, headers = grant.create_authorization_response(redirect_uri, account)
+    issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
+    return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
+
+
+def consent_needed(account, client, wanted: set, outer: dict, prompts: set, redirect_uri: str):
+    """The consent page when the person must (still) answer it; None when consent is given or not needed.
+    An answer is recorded only if it came with the form's CSRF token and for exactly what the page listed."""
     decision = outer.get(DECISION)
     if decision is not None:
         check_decision_csrf()
@@ -158,13 +172,7 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str,
         if "none" in prompts:
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return consent_page(client, wanted, outer)
-
-    request_object.consume(obj, client, redirect_uri)
-    if roles_asked:
-        role_assurance.record_withheld(account, client.client_id, session.acr, now=now())
-    _, _, headers = grant.create_authorization_response(redirect_uri, account)
-    issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
-    return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
+    return None
 
 
 def step_up(session, wanted_acr: str, prompts: set, outer: dict, redirect_uri: str):
@@ -237,97 +245,3 @@ def hint_subject(hint: str, redirect_uri) -> str:
     if claims.get("iss") != current_app.config["IDP_ISSUER"] or not isinstance(claims.get("sub"), str):
         raise InvalidRequestError("id_token_hint is not an ID token issued here.", redirect_uri=redirect_uri)
     return claims["sub"]
-
-
-def _serializer():
-    return URLSafeTimedSerializer(current_app.secret_key, salt="motid-authorize-resume")
-
-
-def resumed_after(params):
-    """When this request returned from a login it started, the time it started (signed marker)."""
-    if "_resume_cache" in g:
-        return g._resume_cache
-    value = None
-    marker = request.values.get(RESUME)
-    if marker:
-        try:
-            value = datetime.fromtimestamp(_serializer().loads(marker, max_age=3600), timezone.utc)
-        except (BadSignature, TypeError, ValueError, OverflowError):
-            value = None
-    g._resume_cache = value
-    return value
-
-
-def resume_url(outer: dict) -> str:
-    """This authorization request as a URL to come back to, marked with when it started."""
-    resume = {k: v for k, v in outer.items() if k not in (RESUME, DECISION, SHOWN, "csrf_token")}
-    resume[RESUME] = request.values.get(RESUME) or _serializer().dumps(int(now().timestamp()))
-    return url_for("oidc.authorize") + "?" + urlencode(resume)
-
-
-def login_redirect(outer: dict, params: dict):
-    target = resume_url(outer)
-    login_args = {"next": target}
-    for name in ("login_hint", "ui_locales"):
-        if params.get(name):
-            login_args[name] = params[name]
-    return redirect(url_for("accounts.login", **login_args))
-
-
-def check_decision_csrf() -> None:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except Exception as exc:  # flask-wtf raises ValidationError for every kind of bad token
-        raise CSRFError(str(exc)) from None
-
-
-def set_ui_locale(ui_locales) -> None:
-    for tag in (ui_locales or "").split():
-        language = tag.split("-")[0].lower()
-        if language in ("vi", "en"):
-            g.ui_locale = language
-            return
-
-
-def _shown_serializer():
-    return URLSafeTimedSerializer(current_app.secret_key, salt="motid-consent-shown")
-
-
-def shown_matches(outer: dict, client, scopes: set) -> bool:
-    """Whether the consent being answered listed exactly this client and these scopes."""
-    try:
-        shown = _shown_serializer().loads(outer.get(SHOWN, ""), max_age=3600)
-    except (BadSignature, TypeError, ValueError):
-        return False
-    return shown == [client.client_id, sorted(scopes)]
-
-
-def consent_page(client, scopes, outer):
-    hidden = {k: v for k, v in outer.items() if k not in (DECISION, SHOWN, "csrf_token")}
-    hidden[SHOWN] = _shown_serializer().dumps([client.client_id, sorted(scopes)])
-    ordered = [s for s in consent.SCOPE_TEXT if s in scopes]
-    return render_template("oidc/consent.html", client=client, scopes=ordered, texts=consent.SCOPE_TEXT,
-                           hidden=hidden, account=current_account())
-
-
-def respond(redirect_uri: str, body: dict, params: dict, state):
-    """Send the result to the client in the requested response mode, with ``iss`` (RFC 9207)."""
-    body = {k: v for k, v in body.items() if v is not None}
-    if state is not None:
-        body["state"] = state
-    body["iss"] = current_app.config["IDP_ISSUER"]
-    if params.get("response_mode") == "form_post":
-        response = current_app.make_response(render_template("oidc/form_post.html", action=redirect_uri,
-                                                             fields=body))
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; "
-            "frame-ancestors 'none'; base-uri 'none'")
-        return response
-    separator = "&" if urlsplit(redirect_uri).query else "?"
-    return redirect(redirect_uri + separator + urlencode(body), code=302)
-
-
-def error_page(error: OAuth2Error):
-    return render_template("oidc/error.html", error=error.error, description=error.description), 400
-

@@ -77,10 +77,19 @@ def _check_redirect_uri(uri, application_type: str) -> None:
 
 
 def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
-    """Return normalised metadata or raise :class:`InvalidClientMetadata`."""
+    """Return normalised metadata or raise :class:`InvalidClientMetadata` (checks in this order)."""
     if not isinstance(meta, dict):
         raise InvalidClientMetadata("client metadata must be a JSON object")
     out = {key: value for key, value in meta.items() if value is not None}  # null means absent
+    _check_flows(out)
+    _check_authentication(out)
+    _check_uris(out)
+    _check_settings(out, default_alg)
+    return out
+
+
+def _check_flows(out: dict) -> None:
+    """Application type, grant and response types, redirect URIs."""
     application_type = out.setdefault("application_type", "web")
     if application_type not in ("web", "native"):
         raise InvalidClientMetadata("application_type must be web or native")
@@ -107,10 +116,14 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         _check_redirect_uri(uri, application_type)
     for uri in out.get("post_logout_redirect_uris", []) or []:
         _check_redirect_uri(uri, application_type)
+
+
+def _check_authentication(out: dict) -> None:
+    """The token endpoint's authentication method and the keys it needs."""
     method = out.setdefault("token_endpoint_auth_method", "client_secret_basic")
     if method not in AUTH_METHODS:
         raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {list(AUTH_METHODS)}")
-    if method == "none" and "client_credentials" in grant_types:
+    if method == "none" and "client_credentials" in out["grant_types"]:
         raise InvalidClientMetadata("a public client cannot use client_credentials")
     if method == "private_key_jwt" and not (out.get("jwks") or out.get("jwks_uri")):
         raise InvalidClientMetadata("private_key_jwt needs jwks or jwks_uri")
@@ -118,6 +131,10 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         raise InvalidClientMetadata("jwks and jwks_uri are mutually exclusive")
     if out.get("jwks") is not None:
         _check_jwks(out["jwks"])
+
+
+def _check_uris(out: dict) -> None:
+    """The URLs MotID fetches or shows: https, http only on loopback."""
     for uri in out.get("request_uris", []) or []:  # OIDC Registration §2; fetched only through idp/net.py
         if len(uri) > 2000 or not _is_https_or_loopback(uri) or not _split(uri).hostname:
             raise InvalidClientMetadata("request_uris must be https URLs (http only on loopback)")
@@ -125,6 +142,10 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
         value = out.get(field)
         if value is not None and (not isinstance(value, str) or not _is_https_or_loopback(value)):
             raise InvalidClientMetadata(f"{field} must be an https URL (http only on loopback)")
+
+
+def _check_settings(out: dict, default_alg: str) -> None:
+    """Algorithms, scope, name, flags, logout URIs and ``default_max_age``."""
     for field in ("id_token_signed_response_alg", "userinfo_signed_response_alg"):
         value = out.get(field)
         if value is not None and value not in ALGORITHMS:
@@ -150,7 +171,6 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int)
                                 or not 0 <= max_age <= 10**9):
         raise InvalidClientMetadata("default_max_age must be a whole number of seconds")
-    return out
 
 
 def _check_jwks(value) -> None:

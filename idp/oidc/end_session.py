@@ -17,7 +17,7 @@ from wtforms.validators import ValidationError
 from ..accounts.views import sessions
 from ..clock import now
 from ..keys import ALGORITHMS
-from .authorize import set_ui_locale
+from .interaction import set_ui_locale
 from .logout import frame_sources, frontchannel_urls
 
 CONFIRM = "_motid_logout"
