@@ -83,7 +83,7 @@ SETTINGS = [
     Setting("IDP_OUTBOUND_DEADLINE_SECONDS", 5,
             "Total time allowed for one outbound HTTP exchange (request_uri, jwks_uri, back-channel logout; "
             "idp/net.py): DNS, connect, TLS and the whole body.", int),
-    # -- digital-signature certificates (idp/accounts/certificates.py) --
+    # -- digital-signature certificates (idp/accounts/certificates/) --
     Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
             "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "
             "accept it anyway. Off: such a certificate is refused (fail closed).", bool),
@@ -97,7 +97,7 @@ SETTINGS = [
     Setting("IDP_CERT_HARDWARE_POLICIES", "",
             "Comma-separated certificate-policy OIDs meaning the key lives in a hardware token: logins with such "
             "a certificate get amr hwk, others swk."),
-    Setting("IDP_CERT_IDENTITY_PARSER", "idp.accounts.cert_identity:parse_subject",
+    Setting("IDP_CERT_IDENTITY_PARSER", "idp.accounts.certificates.identity:parse_subject",
             "module:function that reads identity numbers from a certificate subject (replaceable for new "
             "certificate profiles)."),
     Setting("IDP_CERT_PROXY_ADDRESSES", "",

@@ -4,7 +4,7 @@
 # Idempotent: does nothing when softhsm2-util is already on the PATH.
 #
 # Needs root (or sudo without a password). The tests run this script themselves when
-# softhsm2-util is missing (tests/accounts/test_certificates_pkcs11.py).
+# softhsm2-util is missing (tests/accounts/certificates/test_pkcs11.py).
 set -euo pipefail
 script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 NAME=install-softhsm

@@ -5,7 +5,7 @@ LOA1 = "urn:motid:loa:1"
 LOA2 = "urn:motid:loa:2"
 LOA3 = "urn:motid:loa:3"
 LEVELS = (LOA1, LOA2, LOA3)
-SUPPORTED = (LOA1, LOA2, LOA3)  # loa:3: digital-signature certificate login (certificates.py)
+SUPPORTED = (LOA1, LOA2, LOA3)  # loa:3: digital-signature certificate login (certificates/)
 
 PASSWORD = ["pwd"]
 PASSWORD_AND_OTP = ["pwd", "otp", "mfa"]

@@ -10,7 +10,7 @@ from datetime import datetime
 from flask import Response, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
-from ..accounts.trust import MAX_CRL_BYTES, MAX_FILE_BYTES
+from ..accounts.certificates.trust_store import MAX_CRL_BYTES, MAX_FILE_BYTES
 from ..clock import now
 from ..db import db
 from . import accounts as account_rules

@@ -1,7 +1,7 @@
 """Trust anchors, intermediate CAs and CRLs for digital-signature certificates: console, API and
 ``idp trust`` all go through here.
 
-The store is :class:`idp.accounts.trust.TrustStore` (files in ``keys/trust/``), the one the
+The store is :class:`idp.accounts.certificates.trust_store.TrustStore` (files in ``keys/trust/``), the one the
 certificate validator reads; it drops its cache on every change, so an anchor added or removed
 here counts for the very next certificate validated, and other processes sharing the folder see
 the change at their next read. Who may: ``trust.read`` (province administrator, auditor) and
@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from .. import events
-from ..accounts.trust import CrlEntry, TrustEntry, TrustError, name_text
+from ..accounts.certificates.trust_store import CrlEntry, TrustEntry, TrustError, name_text
 from ..clock import now
 from ..db import db
 from .accounts import who

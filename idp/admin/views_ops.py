@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 from flask import Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
-from ..accounts.trust import MAX_CRL_BYTES, MAX_FILE_BYTES, name_text
+from ..accounts.certificates.trust_store import MAX_CRL_BYTES, MAX_FILE_BYTES, name_text
 from ..clock import now
 from . import audit, clients, keys, trust
 from .authz import Refused, require

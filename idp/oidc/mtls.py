@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
-from ..accounts.cert_proxy import forwarded_certificate
-from ..accounts.cert_validation import CertificateRejected, thumbprint
-from ..accounts.certificates import tls_login_thumbprint
+from ..accounts.certificates.proxy import forwarded_certificate
+from ..accounts.certificates.service import tls_login_thumbprint
+from ..accounts.certificates.validation import CertificateRejected, thumbprint
 
 FLAG = "tls_client_certificate_bound_access_tokens"
 

@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import select
 
-from idp.accounts.cert_validation import CertificateRejected
+from idp.accounts.certificates.validation import CertificateRejected
 from idp.db import db
 from idp.events import AuditEvent
-from tests.accounts.test_certificates_pki import T0, pem, pki  # noqa: F401  (the session's test PKI)
+from tests.accounts.certificates.test_pki import T0, pem, pki  # noqa: F401  (the session's test PKI)
 from tests.conftest import CSRF_RE
 
 API = "/admin/api/v1"

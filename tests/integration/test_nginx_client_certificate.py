@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from idp.accounts.cert_validation import thumbprint
-from tests.accounts.test_certificates_pki import _validity_base, pem, pki  # noqa: F401
+from idp.accounts.certificates.validation import thumbprint
+from tests.accounts.certificates.test_pki import _validity_base, pem, pki  # noqa: F401
 from tests.conftest import PASSWORD, free_port
 from tests.oidc.helpers import hidden_fields
 

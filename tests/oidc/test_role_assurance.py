@@ -16,8 +16,8 @@ from idp.accounts.models import Account, AccountRole, Role
 from idp.db import db
 from idp.events import AuditEvent
 from idp.oidc.claims import account_claims
-from tests.accounts.test_certificates import cert_login
-from tests.accounts.test_certificates_pki import HARDWARE_POLICY, pki, trust_dir  # noqa: F401
+from tests.accounts.certificates.helpers import cert_login
+from tests.accounts.certificates.test_pki import HARDWARE_POLICY, pki, trust_dir  # noqa: F401
 from tests.conftest import login, post_form
 from tests.oidc.helpers import auth_params, callback, decode, exchange, make_client
 
@@ -148,8 +148,8 @@ def test_a_certificate_refused_as_revoked_by_ocsp_no_longer_sends_to_step_up(app
     security page says it was revoked."""
     from sqlalchemy import delete
 
-    from idp.accounts.cert_models import RevocationAnswer
-    from tests.accounts.test_certificates import cert_login
+    from idp.accounts.certificates.models import RevocationAnswer
+    from tests.accounts.certificates.helpers import cert_login
     bind_certificate(app, officer, pki, clock)
     client_id, secret = rp
     service = app.extensions["idp.certificates"]

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from idp.accounts.cert_validation import thumbprint
+from idp.accounts.certificates.validation import thumbprint
 from idp.db import db
 from idp.events import AuditEvent
 from tests.admin.conftest import admin_login, mint_token, token, world  # noqa: F401  (fixtures)

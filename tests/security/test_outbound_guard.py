@@ -102,7 +102,7 @@ def test_a_jwks_uri_on_loopback_is_not_fetched_in_production(make_app):
 
 
 def test_ocsp_and_crl_fetches_go_through_the_guard(make_app):
-    from idp.accounts.revocation import RevocationChecker
+    from idp.accounts.certificates.revocation_status import RevocationChecker
     app = make_app(IDP_ISSUER="https://idp.example.vn", SERVER_NAME="idp.example.vn")
     with hostile(answer) as server, app.app_context():
         checker = RevocationChecker(trust=None, config=app.config)

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from flask import current_app, request
 
-from .cert_validation import CertificateRejected, parse_presented
+from .validation import CertificateRejected, parse_presented
 
 
 def proxy_networks(value: str) -> list:

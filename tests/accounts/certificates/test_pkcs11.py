@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_der_public_key, pkcs12
 
-from idp.accounts.cert_models import BoundCertificate
-from idp.accounts.cert_sign import sign_command
+from idp.accounts.certificates.models import BoundCertificate
+from motid_sign.command import sign_command
 from idp.db import db
-from tests.accounts.test_certificates import bound, browser, page_state
-from tests.accounts.test_certificates_pki import HARDWARE_POLICY, pem, pki, trust_dir, vn_name  # noqa: F401
+from tests.accounts.certificates.helpers import bound, browser, page_state
+from tests.accounts.certificates.test_pki import HARDWARE_POLICY, pem, pki, trust_dir, vn_name  # noqa: F401
 from tests.conftest import login
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PIN, SO_PIN, LABEL = "246810", "13579113", "motid-test"
 MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
            "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")
@@ -82,7 +82,7 @@ def token(tmp_path_factory, pki):
 def idp_sign(token, *args, challenge):
     """``idp-sign`` as a holder runs it: a separate process, the PIN from the environment."""
     env = {**os.environ, "SOFTHSM2_CONF": token["conf"], "TOKEN_PIN": PIN}
-    result = subprocess.run([sys.executable, "-m", "idp.accounts.cert_sign", "--pkcs11-module", token["module"],
+    result = subprocess.run([sys.executable, "-m", "motid_sign", "--pkcs11-module", token["module"],
                              "--token-label", LABEL, "--pin-env", "TOKEN_PIN", "--chain", token["chain"],
                              "--challenge", challenge, *args], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -126,7 +126,7 @@ def live_session_rows(app):
 
 def test_wrong_pin_and_missing_key_fail_cleanly(token):
     env = {**os.environ, "SOFTHSM2_CONF": token["conf"], "TOKEN_PIN": "000000"}
-    base = [sys.executable, "-m", "idp.accounts.cert_sign", "--pkcs11-module", token["module"], "--token-label", LABEL,
+    base = [sys.executable, "-m", "motid_sign", "--pkcs11-module", token["module"], "--token-label", LABEL,
             "--pin-env", "TOKEN_PIN", "--challenge", "MotID login http://localhost abc"]
     wrong_pin = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
     assert wrong_pin.returncode != 0 and "could not sign" in wrong_pin.stderr and "Traceback" not in wrong_pin.stderr

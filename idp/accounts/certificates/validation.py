@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtensionOID
 
-from .revocation import REVOKED, UNKNOWN
-from .trust import TrustError, is_ca, load_certificates
+from .revocation_status import REVOKED, UNKNOWN
+from .trust_store import TrustError, is_ca, load_certificates
 
 MAX_INPUT_BYTES = 64 * 1024
 MAX_CHAIN = 8
@@ -27,7 +27,7 @@ STRONG_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 
 
 class CertificateRejected(ValueError):
-    """A certificate (or its use) was refused; ``code`` names the reason (see ``cert_messages``)."""
+    """A certificate (or its use) was refused; ``code`` names the reason (see :mod:`.messages`)."""
 
     def __init__(self, code: str, detail: str = ""):
         super().__init__(f"{code}: {detail}" if detail else code)

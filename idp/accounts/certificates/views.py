@@ -9,16 +9,17 @@ from flask_wtf import FlaskForm
 from wtforms import FileField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from .. import events
-from ..clock import now
-from ..db import db
-from . import assurance
-from .cert_messages import reason
-from .cert_proxy import forwarded_certificate
-from .cert_validation import CertificateRejected
-from .certificates import BIND, LOGIN, MAX_RESPONSE_CHARS
-from .forms import REQUIRED, printable, too_long
-from .views import current_account, login_required, password_confirmed, safe_next, sessions
+from ... import events
+from ...clock import now
+from ...db import db
+from .. import assurance
+from ..forms import REQUIRED, printable, too_long
+from ..views import current_account, login_required, password_confirmed, safe_next, sessions
+from .messages import reason
+from .possession import MAX_RESPONSE_CHARS
+from .proxy import forwarded_certificate
+from .service import BIND, LOGIN
+from .validation import CertificateRejected
 
 bp = Blueprint("certificates", __name__)
 LOGIN_CHALLENGE = "cert_login_challenge"
@@ -57,7 +58,7 @@ def method_of(bound) -> str:
 
 def finish(account, bound, next_url: str | None):
     """Level 3: a new session, the pending password login completed, or the live session raised."""
-    from .second_factor import PENDING, pending_account
+    from ..second_factor import PENDING, pending_account
     method = method_of(bound)
     pending = pending_account()
     live = sessions().current(now())
@@ -142,7 +143,7 @@ def manage():
 @login_required
 def remove(certificate_id):
     """Removal needs the password and, when the account has an authenticator app, a code from it."""
-    from .second_factor import check_code
+    from ..second_factor import check_code
     account = current_account()
     form = RemoveCertificateForm()
     confirmed = form.validate_on_submit() and password_confirmed(account, form.password.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import UTCDateTime, db
+from ...db import UTCDateTime, db
 
 
 class BoundCertificate(db.Model):

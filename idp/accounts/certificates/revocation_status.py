@@ -21,10 +21,10 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 from sqlalchemy.exc import IntegrityError
 
-from .. import net
-from ..db import db
-from .cert_models import RevocationAnswer
-from .trust import MAX_CRL_BYTES, TrustError, load_crl
+from ... import net
+from ...db import db
+from .models import RevocationAnswer
+from .trust_store import MAX_CRL_BYTES, TrustError, load_crl
 
 log = logging.getLogger(__name__)
 

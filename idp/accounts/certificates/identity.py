@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from .identifiers import InvalidIdentifier, normalize_citizen_id, normalize_tax_code
+from ..identifiers import InvalidIdentifier, normalize_citizen_id, normalize_tax_code
 
 UID = NameOID.USER_ID  # 0.9.2342.19200300.100.1.1
-DEFAULT_PARSER = "idp.accounts.cert_identity:parse_subject"
+DEFAULT_PARSER = "idp.accounts.certificates.identity:parse_subject"
 
 _PREFIXED = re.compile(r"^\s*([A-Za-z]{2,6})\s*[:：]\s*(.+?)\s*$")
 _DIGITS = re.compile(r"^\d{9}$|^\d{12}$")
@@ -94,7 +94,7 @@ def parse_subject(certificate: x509.Certificate) -> CertificateIdentity:
 
 def load_parser(dotted: str | None):
     """The parser named ``module:function`` (``IDP_CERT_IDENTITY_PARSER``)."""
-    from ..config import ConfigError
+    from ...config import ConfigError
     module_name, _, attribute = (dotted or DEFAULT_PARSER).partition(":")
     try:
         return getattr(importlib.import_module(module_name), attribute or "parse_subject")

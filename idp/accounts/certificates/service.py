@@ -2,11 +2,12 @@
 
 Proof of possession: MotID issues a one-time challenge (256 random bits, for one purpose — binding
 or login — and, for binding, one account; short-lived, stored as a digest), the holder signs its
-text with the certificate's key (RSA PKCS#1 v1.5 or PSS with SHA-256, or ECDSA), and MotID
-verifies that signature before anything else is believed. The challenge is consumed by one
-atomic UPDATE before the signature is checked, so each challenge allows one attempt.
+text with the certificate's key (RSA PKCS#1 v1.5 or PSS with SHA-256, or ECDSA; checked in
+:mod:`.possession`), and MotID verifies that signature before anything else is believed. The
+challenge is consumed by one atomic UPDATE before the signature is checked, so each challenge
+allows one attempt.
 
-Binding rules: the certificate validates (``cert_validation``); its ``CCCD:`` value equals the
+Binding rules: the certificate validates (:mod:`.validation`); its ``CCCD:`` value equals the
 account's personal identification number (a certificate with only ``CMND:``/``HC:`` needs an
 administrator's confirmation); a business account's ``MST:`` equals its tax code; one certificate
 binds to one account (unique ``x5t#S256`` thumbprint). A bound certificate that is later revoked
@@ -14,101 +15,27 @@ or expired stops working, because every login validates it again.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import events
-from ..db import db
-from ..security import digest, new_token
-from .cert_identity import CertificateIdentity, load_parser
-from .cert_models import BoundCertificate, CertificateChallenge, CertificateLogin
-from .cert_validation import CertificateRejected, ValidCertificate, parse_presented, thumbprint
-from .models import Account, AccountKind, AccountStatus
+from ... import events
+from ...db import db
+from ...security import digest, new_token
+from ..models import Account, AccountKind, AccountStatus
+from .identity import CertificateIdentity, load_parser
+from .models import BoundCertificate, CertificateChallenge, CertificateLogin
+from .possession import SignedResponse, parse_response, verify_possession
+from .validation import CertificateRejected, ValidCertificate, thumbprint
 
 log = logging.getLogger(__name__)
 
 BIND, LOGIN = "bind", "login"
 CHALLENGE_PREFIX = "MotID"
-MAX_SIGNATURE_CHARS = 2048
-MAX_RESPONSE_CHARS = 64 * 1024
-
-
-@dataclass
-class SignedResponse:
-    """What a holder sends back: the challenge, their certificate (and chain), the signature."""
-
-    challenge: str
-    certificate: x509.Certificate
-    chain: list[x509.Certificate]
-    signature: bytes
-
-
-def decode_signature(value: str) -> bytes:
-    value = (value or "").strip()
-    if not value or len(value) > MAX_SIGNATURE_CHARS:
-        raise CertificateRejected("signature", "missing or too long")
-    try:
-        return base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4),
-                                validate=True)
-    except (binascii.Error, ValueError):
-        raise CertificateRejected("signature", "not base64") from None
-
-
-def parse_response(text: str) -> SignedResponse:
-    """The JSON that ``idp-sign`` prints: ``challenge``, ``certificate``, ``chain``, ``signature``."""
-    if not text or len(text) > MAX_RESPONSE_CHARS:
-        raise CertificateRejected("too_large" if text else "malformed")
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise CertificateRejected("malformed", "not JSON") from None
-    if not isinstance(document, dict) or not all(isinstance(document.get(k), str)
-                                                  for k in ("challenge", "certificate", "signature")):
-        raise CertificateRejected("malformed", "challenge, certificate and signature are required")
-    chain_parts = document.get("chain") or []
-    if not isinstance(chain_parts, list) or not all(isinstance(p, str) for p in chain_parts):
-        raise CertificateRejected("malformed", "chain must be a list of certificates")
-    leaf, others = parse_presented("\n".join([document["certificate"], *chain_parts]))
-    return SignedResponse(document["challenge"], leaf, others, decode_signature(document["signature"]))
-
-
-def verify_possession(certificate: x509.Certificate, message: bytes, signature: bytes) -> None:
-    """The signature over ``message`` was made with the certificate's key, or CertificateRejected."""
-    key = certificate.public_key()
-    attempts = []
-    if isinstance(key, rsa.RSAPublicKey):
-        attempts = [lambda: key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256()),
-                    lambda: key.verify(signature, message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                                                       salt_length=padding.PSS.AUTO),
-                                       hashes.SHA256())]
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        size = (key.curve.key_size + 7) // 8
-        signatures = [signature]
-        if len(signature) == 2 * size:  # PKCS#11 CKM_ECDSA gives raw r||s
-            signatures.append(encode_dss_signature(int.from_bytes(signature[:size], "big"),
-                                                   int.from_bytes(signature[size:], "big")))
-        attempts = [lambda s=s, h=h: key.verify(s, message, ec.ECDSA(h))
-                    for s in signatures for h in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512())]
-    for attempt in attempts:
-        try:
-            attempt()
-            return
-        except (InvalidSignature, ValueError):
-            continue
-    raise CertificateRejected("signature")
 
 
 def identity_problem(account: Account, identity: CertificateIdentity, *, confirm_legacy: bool) -> str | None:
@@ -327,27 +254,3 @@ def tls_login_thumbprint(sid: str | None) -> str | None:
     """The certificate a TLS client-certificate login of this session used (for RFC 8705 binding)."""
     row = db.session.get(CertificateLogin, sid) if sid else None
     return row.thumbprint if row else None
-
-
-def init_app(app) -> None:
-    """Services, pages, rate limits and commands for certificates (one line in ``create_app``)."""
-    import os
-
-    from ..limits import setting
-    from . import cert_cli, cert_views
-    from .cert_validation import CertificateValidator
-    from .revocation import RevocationChecker
-    from .trust import TrustStore
-
-    trust = app.extensions["idp.trust"] = TrustStore(os.path.join(app.config["IDP_KEYS_PATH"], "trust"))
-    validator = CertificateValidator(trust, RevocationChecker(trust, app.config), app.config)
-    app.extensions["idp.certificates"] = CertificateService(validator, app.config)
-    app.register_blueprint(cert_views.bp)
-    limiter = app.extensions["idp.limiter"]
-    for endpoint in ("certificates.login", "certificates.login_tls", "certificates.manage"):
-        app.view_functions[endpoint] = limiter.limit(setting("IDP_LOGIN_LIMIT_PER_IP"), methods=["POST"])(
-            app.view_functions[endpoint])
-    cert_cli.register(app)
-    # Run by ``idp worker`` every IDP_HOUSEKEEPING_SECONDS: expiry warnings go out without a cron job.
-    app.extensions.setdefault("idp.housekeeping", []).extend([cert_cli.send_expiry_warnings,
-                                                               cert_cli.purge_records])

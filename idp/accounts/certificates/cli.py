@@ -11,12 +11,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from ..db import db, utcnow
-from .cert_messages import reason
-from .cert_models import BoundCertificate, CertificateChallenge, CertificateLogin, RevocationAnswer
-from .cert_sign import sign_command
-from .cert_validation import CertificateRejected, parse_presented
-from .certificates import BIND
+from motid_sign.command import sign_command
+
+from ...db import db, utcnow
+from .messages import reason
+from .models import BoundCertificate, CertificateChallenge, CertificateLogin, RevocationAnswer
+from .service import BIND
+from .validation import CertificateRejected, parse_presented
 
 
 def _service():
@@ -56,7 +57,7 @@ def certs_check(file):
 @with_appcontext
 def certs_list(identifier):
     """List bound certificates (of one account, or all): id, account, thumbprint, expiry, issuer."""
-    from .cli import _find
+    from ..cli import _find
     query = db.session.query(BoundCertificate).order_by(BoundCertificate.id)
     if identifier:
         query = query.filter(BoundCertificate.account_id == _find(identifier).id)
@@ -71,7 +72,7 @@ def certs_list(identifier):
 @with_appcontext
 def certs_remove(identifier, certificate_id):
     """Remove a bound certificate from an account (administrator)."""
-    from .cli import _find
+    from ..cli import _find
     account = _find(identifier)
     if not _service().remove(account, certificate_id, now=utcnow(), actor=None):
         raise click.ClickException("this account has no such certificate")
@@ -87,7 +88,7 @@ def expiry_mail(row) -> tuple[str, str]:
 def send_expiry_warnings(moment) -> int:
     """Email holders whose bound certificate expires within IDP_CERT_EXPIRY_WARNING_DAYS, once each;
     the number of messages sent. (``idp worker`` runs it every IDP_HOUSEKEEPING_SECONDS.)"""
-    from .views import deliver
+    from ..views import deliver
     sent = 0
     with current_app.test_request_context():
         for row in _service().expiring(moment):
@@ -135,7 +136,7 @@ def purge():
 def bind_certificate(identifier, new_challenge, response, confirm_legacy_id):
     """Bind a certificate to an account by proof of possession, in two steps: --challenge prints a
     challenge; the holder signs it (idp-sign); --response FILE binds."""
-    from .cli import _find
+    from ..cli import _find
     account = _find(identifier)
     if new_challenge == bool(response):
         raise click.UsageError("give either --challenge or --response")
@@ -150,7 +151,7 @@ def bind_certificate(identifier, new_challenge, response, confirm_legacy_id):
 
 
 def register(app) -> None:
-    from .cli import accounts_cli
+    from ..cli import accounts_cli
     if "bind-certificate" not in accounts_cli.commands:
         accounts_cli.add_command(bind_certificate)
     if certs_cli.name not in app.cli.commands:

@@ -1,22 +1,9 @@
-"""``idp-sign`` (also ``idp certs sign-challenge``): sign a MotID challenge with a certificate's key.
-
-The reference tool for a holder at a terminal or a kiosk. The key is on a PKCS#11 token (a USB
-token's driver, or SoftHSM2 in tests) through python-pkcs11, or in a PKCS#12 or PEM file. It
-prints the JSON that MotID's binding and login pages accept: ``challenge``, ``certificate``
-(PEM), ``chain`` (PEM, may be empty) and ``signature`` (base64). RSA keys sign with PKCS#1 v1.5
-and SHA-256 (``--pss`` for RSASSA-PSS); EC keys with ECDSA and SHA-256 (the hash is computed here
-and the token signs it with CKM_ECDSA, which every token supports).
-
-It needs no MotID configuration or database, and the PIN is never taken from the command line:
-``--pin-env NAME`` or a prompt (``--pin-stdin`` for scripts).
+"""The signature itself: with a key in a PKCS#12 or PEM file (cryptography), or with a key that never
+leaves a PKCS#11 token (python-pkcs11, imported only when a token is used: ``pip install motid[sign]``).
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import os
-import sys
 
 import click
 from cryptography import x509
@@ -30,11 +17,11 @@ class SigningError(click.ClickException):
     """The key or certificate could not be used."""
 
 
-def _pem(cert: x509.Certificate) -> str:
+def pem_text(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def _load_certificates(data: bytes) -> list[x509.Certificate]:
+def load_certificates(data: bytes) -> list[x509.Certificate]:
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)
@@ -69,7 +56,7 @@ def from_files(message: bytes, *, pkcs12_file=None, key_file=None, cert_file=Non
             key = serialization.load_pem_private_key(key_file.read(), password)
         except (ValueError, TypeError):
             raise SigningError("the key file could not be opened (wrong password?)") from None
-        cert, *chain = _load_certificates(cert_file.read())
+        cert, *chain = load_certificates(cert_file.read())
     return sign_with_key(key, message, pss), cert, chain
 
 
@@ -81,7 +68,7 @@ def from_token(message: bytes, *, module: str, token_label: str | None, key_labe
         from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
         from pkcs11.exceptions import PKCS11Error
     except ImportError:
-        raise SigningError("python-pkcs11 is not installed (pip install python-pkcs11)") from None
+        raise SigningError("python-pkcs11 is not installed (pip install 'motid[sign]')") from None
     try:
         lib = pkcs11.lib(module)
         token = lib.get_token(token_label=token_label) if token_label else next(
@@ -113,7 +100,7 @@ def from_token(message: bytes, *, module: str, token_label: str | None, key_labe
 
 def _token_certificate(session, key, Attribute, ObjectClass, cert_file):
     if cert_file is not None:
-        return _load_certificates(cert_file.read())[0]
+        return load_certificates(cert_file.read())[0]
     for attribute in (Attribute.ID, Attribute.LABEL):
         try:
             value = key[attribute]
@@ -124,68 +111,3 @@ def _token_certificate(session, key, Attribute, ObjectClass, cert_file):
         for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, attribute: value}):
             return x509.load_der_x509_certificate(obj[Attribute.VALUE])
     raise SigningError("no certificate for this key on the token; give --certificate")
-
-
-@click.command("idp-sign")
-@click.option("--challenge", help="the challenge text shown by MotID (default: read from standard input)")
-@click.option("--pkcs11-module", type=click.Path(dir_okay=False), help="the token's PKCS#11 library (.so)")
-@click.option("--token-label", help="which token (default: the first one present)")
-@click.option("--key-label", help="the private key's label on the token")
-@click.option("--key-id", help="the private key's CKA_ID on the token, in hex")
-@click.option("--pin-env", help="read the token PIN (or file password) from this environment variable")
-@click.option("--pin-stdin", is_flag=True, help="read the PIN (or password) from the first line of standard input")
-@click.option("--pkcs12", "pkcs12_file", type=click.File("rb"), help="a PKCS#12 (.p12/.pfx) file with key and certificate")
-@click.option("--key", "key_file", type=click.File("rb"), help="a PEM private key")
-@click.option("--certificate", "cert_file", type=click.File("rb"), help="the certificate (PEM or DER)")
-@click.option("--chain", "chain_file", type=click.File("rb"), help="intermediate CA certificates (PEM)")
-@click.option("--pss", is_flag=True, help="sign with RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
-@click.option("-o", "--output", type=click.File("w"), default="-", help="where to write the JSON (default: stdout)")
-def sign_command(challenge, pkcs11_module, token_label, key_label, key_id, pin_env, pin_stdin, pkcs12_file,
-                 key_file, cert_file, chain_file, pss, output):
-    """Sign a MotID challenge with a certificate's key and print what MotID needs to verify it."""
-    sources = [bool(pkcs11_module), bool(pkcs12_file), bool(key_file)]
-    if sum(sources) != 1:
-        raise click.UsageError("use exactly one of --pkcs11-module, --pkcs12 or --key")
-    if key_file and not cert_file:
-        raise click.UsageError("--key needs --certificate")
-    secret = _secret(pin_env, pin_stdin, prompt=bool(pkcs11_module))
-    if challenge is None:
-        challenge = sys.stdin.readline()
-    challenge = challenge.strip()
-    if not challenge.startswith("MotID "):
-        raise click.UsageError("this is not a MotID challenge (it starts with 'MotID ')")
-    message = challenge.encode("utf-8")
-    if pkcs11_module:
-        signature, cert, chain = from_token(message, module=pkcs11_module, token_label=token_label,
-                                            key_label=key_label, key_id=key_id, pin=secret or "",
-                                            cert_file=cert_file, pss=pss)
-    else:
-        signature, cert, chain = from_files(message, pkcs12_file=pkcs12_file, key_file=key_file,
-                                            cert_file=cert_file, password=secret.encode() if secret else None,
-                                            pss=pss)
-    if chain_file:
-        chain += _load_certificates(chain_file.read())
-    document = {"challenge": challenge, "certificate": _pem(cert), "chain": [_pem(c) for c in chain],
-                "signature": base64.b64encode(signature).decode("ascii")}
-    output.write(json.dumps(document, indent=1) + "\n")
-
-
-def _secret(pin_env, pin_stdin, *, prompt: bool) -> str | None:
-    if pin_env:
-        value = os.environ.get(pin_env)
-        if value is None:
-            raise click.UsageError(f"the environment variable {pin_env} is not set")
-        return value
-    if pin_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if prompt:
-        return click.prompt("PIN", hide_input=True, err=True)
-    return None
-
-
-def main():  # console script: idp-sign
-    sign_command(prog_name="idp-sign")
-
-
-if __name__ == "__main__":
-    main()
