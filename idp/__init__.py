@@ -122,6 +122,8 @@ def _init_services(app, values) -> None:
     app.extensions["idp.accounts"] = AccountService(passwords, values)
     app.extensions["idp.sessions"] = sessions = SessionService(values)
     every_round(app, sessions.sweep_expired)  # before logout delivery: the sessions it ends are told at once
+    from .accounts.login_flow import LoginFlow
+    app.extensions["idp.login_flow"] = LoginFlow(app.extensions["idp.accounts"], sessions, app.extensions["idp.totp"])
     app.extensions["idp.mailer"] = Mailer(values["IDP_SMTP_URL"], values["IDP_MAIL_FROM"])
 
 
@@ -137,8 +139,8 @@ def _register_commands(app) -> None:
 
 
 def _register_blueprints(app) -> None:
-    from .accounts import passkey_views, second_factor  # noqa: F401  (they add routes to the accounts blueprint)
-    from .accounts.views import bp as accounts_bp
+    from .accounts import passkey_views, second_factor, views  # noqa: F401  (they add routes to the accounts blueprint)
+    from .accounts.navigation import bp as accounts_bp
     from .health import bp as health_bp
 
     app.register_blueprint(health_bp)

@@ -141,19 +141,17 @@ def set_password(identifier):
 @with_appcontext
 def reset_second_factor(identifier):
     """Remove an account's authenticator app and recovery codes (lost phone); the person is told by email."""
-    from . import mails
-    from .second_factor import forget_browsers
-    from .views import deliver
+    from . import browsers, mails
     account = _find(identifier)
     if not account.has_second_factor:
         raise click.ClickException("this account has no second factor")
     current_app.extensions["idp.totp"].disable(account, now=utcnow(), actor=None,
                                                tag="account:totp:admin_reset")
-    forget_browsers(account, moment=utcnow())
+    browsers.forget_all(account, now=utcnow())
     current_app.extensions["idp.sessions"].end_all(account, "second_factor_reset", now=utcnow())
     if account.email:
         with current_app.test_request_context():
-            deliver(account.email, *mails.second_factor_reset(account))
+            mails.deliver(account.email, *mails.second_factor_reset(account))
     click.echo(f"{account.sub}: second factor removed")
 
 

@@ -1,9 +1,25 @@
-"""The text of messages sent to people, in their preferred language."""
+"""Messages sent to people: their text, in their preferred language, and their delivery."""
 from __future__ import annotations
 
-from flask import render_template
+import logging
+
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+
+from ..mail import MailError
+
+log = logging.getLogger(__name__)
+
+
+def deliver(to: str, subject: str, body: str) -> bool:
+    """Send one message; a failure is logged, never shown as an error page."""
+    try:
+        current_app.extensions["idp.mailer"].send(to, subject, body)
+        return True
+    except MailError as exc:
+        log.error("mail to %s failed: %s", to, exc)
+        return False
 
 
 def verify_email(account, link: str) -> tuple[str, str]:

@@ -1,15 +1,12 @@
 """Passkey pages and the JSON calls the browser's WebAuthn script makes (static/passkeys.js)."""
 from __future__ import annotations
 
-from flask import Response, flash, jsonify, redirect, request, session, url_for
+from flask import Response, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
-from .. import events
 from ..clock import now
-from ..db import db
-from . import assurance, passkeys
-from .second_factor import finish_login, pending_account
-from .views import bp, current_account, login_required, password_confirmed, safe_next, sessions
+from . import passkeys
+from .navigation import bp, current_account, login_flow, login_required, password_confirmed
 
 MESSAGES = {
     "passkey.expired": lambda: _("The passkey request expired. Please try again."),
@@ -77,22 +74,14 @@ def remove_passkey(passkey_id):
 @bp.route("/account/security/passkeys/login-alone", methods=["POST"])
 @login_required
 def toggle_passkey_login():
-    account = current_account()
-    account.passkey_login = request.form.get("enabled") == "1" and bool(account.passkeys)
-    events.record("account:passkey:login_alone", subject=account, actor=account,
-                  details={"enabled": account.passkey_login}, now=now())
-    db.session.commit()
+    passkeys.allow_login_alone(current_account(), request.form.get("enabled") == "1", now=now())
     return redirect(url_for("accounts.security"))
 
 
 @bp.route("/login/passkey/options", methods=["POST"])
 def passkey_login_options():
     """For the pending login or the live session (second factor, step-up); otherwise passkey alone."""
-    account = pending_account()
-    if account is None:
-        live = sessions().current(now())
-        account = live.account if live is not None and request.args.get("step_up") else None
-    return json_options(passkeys.authentication_options(account, now=now()))
+    return json_options(login_flow().passkey_options(step_up=bool(request.args.get("step_up"))))
 
 
 @bp.route("/login/passkey", methods=["POST"])
@@ -100,25 +89,8 @@ def passkey_login():
     credential, _payload = credential_from_request()
     if credential is None:
         return failure("passkey.invalid")
-    pending = pending_account()
-    live = sessions().current(now()) if pending is None else None
-    step_up = live is not None and request.args.get("step_up")
-    expected = pending or (live.account if step_up else None)
-    try:
-        account, user_verified = passkeys.authenticate(credential, now=now(), account=expected)
-    except passkeys.PasskeyError as exc:
-        return failure(str(exc))
-    next_url = request.args.get("next")
-    if step_up:
-        sessions().step_up(live, amr=["hwk", "mfa"], acr=assurance.LOA2, now=now())
-        return jsonify(ok=True, redirect=safe_next(next_url))
-    if pending is not None:
-        note = session.get("pending_login") or {}
-        finish_login(account, ["pwd", "hwk", "mfa"], note.get("next"))
-        return jsonify(ok=True, redirect=safe_next(note.get("next")))
-    if not account.passkey_login or not user_verified or account.status != "active":
-        return failure("passkey.not_allowed", 403)
-    sessions().login(account, amr=["hwk", "mfa"], acr=assurance.LOA2, now=now())
-    return jsonify(ok=True, redirect=safe_next(next_url))
-
-
+    step = login_flow().passkey_passed(credential, step_up=bool(request.args.get("step_up")),
+                                       next_url=request.args.get("next"))
+    if step.problem is not None:
+        return failure(step.problem, 403 if step.problem == "passkey.not_allowed" else 400)
+    return jsonify(ok=True, redirect=step.location)

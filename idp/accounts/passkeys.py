@@ -168,6 +168,14 @@ def remove(account: Account, passkey_id: int, *, now) -> bool:
     return True
 
 
+def allow_login_alone(account: Account, enabled: bool, *, now) -> None:
+    """Let the account log in with a passkey alone (only while it has one)."""
+    account.passkey_login = enabled and bool(account.passkeys)
+    events.record("account:passkey:login_alone", subject=account, actor=account,
+                  details={"enabled": account.passkey_login}, now=now)
+    db.session.commit()
+
+
 def rename(account: Account, passkey_id: int, name: str) -> bool:
     passkey = db.session.query(Passkey).filter_by(id=passkey_id, account_id=account.id).one_or_none()
     name = (name or "").strip()[:100]

@@ -6,6 +6,7 @@ from flask import request, session
 
 from ..limits import setting
 from .identifiers import login_candidates
+from .login_flow.pending import PENDING
 
 
 def login_identifier_key() -> str:
@@ -21,7 +22,7 @@ def email_key(prefix: str):
 
 def second_factor_key() -> str:
     """Counts code attempts against one account (pending login or live session), not one address."""
-    note = session.get("pending_login")
+    note = session.get(PENDING)
     if isinstance(note, dict) and note.get("account"):
         return f"2fa:{note['account']}"
     return "2fa:ip:" + (request.remote_addr or "")

@@ -33,6 +33,7 @@ ISSUER = "MotID"
 STEP = 30
 RECOVERY_CODES = 10
 RECOVERY_KEY_PURPOSE = "recovery-codes"
+ENROL_SECRET = "totp_enrolment"  # the UI-cookie key of the secret being enrolled
 _CODE = re.compile(r"^\d{6}$")
 
 
@@ -86,6 +87,28 @@ class TotpService:
         account.totp_enabled_at = now
         events.record("account:totp:enable", subject=account, actor=account, now=now)
         return self.new_recovery_codes(account, now=now)
+
+    def enrolment_secret(self, account: Account, store) -> str:
+        """The secret shown while ``account`` enrols, sealed under the master key in ``store`` (the
+        signed UI cookie), so a reload shows the same one until a code proves it."""
+        sealed = store.get(ENROL_SECRET)
+        if isinstance(sealed, dict) and sealed.get("account") == account.id:
+            try:
+                return self.master_key.decrypt(sealed["secret"]).decode()
+            except Exception:  # a stale or foreign value: start over with a new secret
+                pass
+        secret = self.new_secret()
+        store[ENROL_SECRET] = {"account": account.id, "secret": self.master_key.encrypt(secret.encode())}
+        return secret
+
+    def enrol(self, account: Account, secret: str, code: str, *, now, store=None) -> list[str] | None:
+        """:meth:`enable` and commit; the sealed secret leaves ``store``."""
+        codes = self.enable(account, secret, code, now=now)
+        if codes is not None:
+            db.session.commit()
+            if store is not None:
+                store.pop(ENROL_SECRET, None)
+        return codes
 
     def verify(self, account: Account, code: str, *, now) -> bool:
         code = normalize_code(code)

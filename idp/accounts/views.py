@@ -4,70 +4,22 @@ Views are thin: parse the form, call one service, render or redirect.
 """
 from __future__ import annotations
 
-import logging
-from functools import wraps
-from urllib.parse import urlsplit
-
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from .. import i18n
 from ..clock import now
-from ..mail import MailError, issuer_link
-from . import mails
+from ..mail import issuer_link
+from . import browsers, mails
 from .forms import ChangePasswordForm, EmailForm, LoginForm, LogoutForm, NewPasswordForm, RegisterForm
+from .mails import deliver
 from .messages import message
 from .models import AccountKind
+# Importable from here for the modules that still do (idp.admin, the certificate views) until they move.
+from .navigation import (accounts, bp, current_account, follow, login_flow, login_required,  # noqa: F401
+                         password_confirmed, safe_next, sessions)
 from .services import RESET_PASSWORD, VERIFY_EMAIL, AccountError, LoginFailed, NewAccount
-
-log = logging.getLogger(__name__)
-bp = Blueprint("accounts", __name__)
-
-
-def accounts():
-    return current_app.extensions["idp.accounts"]
-
-
-def sessions():
-    return current_app.extensions["idp.sessions"]
-
-
-def current_account():
-    session = sessions().current(now())
-    return session.account if session else None
-
-
-def login_required(view):
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_account() is None:
-            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-    return wrapped
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site relative paths: ``next`` must never become an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("accounts.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return url_for("accounts.home")
-    return target
-
-
-def password_confirmed(account, password: str | None) -> bool:
-    """Re-confirm a logged-in person's password under the login rules (rate limit, lockout,
-    events); too many attempts answer 429, like the login page."""
-    try:
-        accounts().confirm_password(account, password or "", now=now())
-    except LoginFailed as exc:
-        if exc.reason == "rate_limited":
-            abort(429)
-        return False
-    return True
 
 
 def apply_form_errors(form, exc: AccountError) -> None:
@@ -89,16 +41,14 @@ def login():
     if request.method == "GET" and request.args.get("login_hint"):
         form.identifier.data = request.args["login_hint"][:254]
     if form.validate_on_submit():
-        try:
-            account = accounts().authenticate(form.identifier.data, form.password.data, now=now())
-        except LoginFailed:
+        step = login_flow().password_login(form.identifier.data, form.password.data, request.args.get("next"))
+        if step.problem == "login_failed":
             form.form_errors.append(_("The login details are not correct. After several failed attempts, "
                                       "logging in is paused for 15 minutes."))
             return render_template("accounts/login.html", form=form), 200
-        if account.kind == AccountKind.CITIZEN.value and account.email and not account.email_verified:
-            return render_template("accounts/verify_needed.html", form=EmailForm(email=account.email))
-        from .second_factor import after_password
-        return after_password(account, request.args.get("next"))
+        if step.problem == "email_unverified":
+            return render_template("accounts/verify_needed.html", form=EmailForm(email=step.account.email))
+        return follow(step)
     return render_template("accounts/login.html", form=form)
 
 
@@ -138,15 +88,6 @@ def send_verification(account) -> bool:
     token = accounts().issue_token(account, VERIFY_EMAIL, now=now(), data={"email": account.email})
     link = issuer_link("accounts.verify_email", token=token)
     return deliver(account.email, *mails.verify_email(account, link))
-
-
-def deliver(to: str, subject: str, body: str) -> bool:
-    try:
-        current_app.extensions["idp.mailer"].send(to, subject, body)
-        return True
-    except MailError as exc:
-        log.error("mail to %s failed: %s", to, exc)
-        return False
 
 
 @bp.route("/verify-email/<token>")
@@ -196,8 +137,7 @@ def reset_password(token):
         if account is None:
             return render_template("accounts/link_invalid.html", resend=False), 400
         sessions().end_all(account, "password_reset", now=now())
-        from .second_factor import forget_browsers
-        forget_browsers(account, moment=now())
+        browsers.forget_all(account, now=now())
         flash(_("Your password has been changed. Please log in with the new password."))
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form)
@@ -225,8 +165,7 @@ def change_password():
             apply_form_errors(form, exc)
             return render_template("accounts/change_password.html", form=form)
         sessions().end_all(account, "password_change", now=now(), keep=g.sso_session)
-        from .second_factor import forget_browsers
-        forget_browsers(account, moment=now())
+        browsers.forget_all(account, now=now())
         flash(_("Your password has been changed. Your other sessions have been logged out."))
         return redirect(url_for("accounts.home"))
     return render_template("accounts/change_password.html", form=form)

@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..accounts import assurance
-from ..accounts.views import current_account, sessions
+from ..accounts.navigation import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
 from . import consent, request_object, role_assurance

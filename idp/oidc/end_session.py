@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from wtforms.validators import ValidationError
 
-from ..accounts.views import sessions
+from ..accounts.navigation import sessions
 from ..clock import now
 from ..keys import ALGORITHMS
 from .interaction import set_ui_locale

@@ -12,7 +12,7 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from ..accounts.views import current_account
+from ..accounts.navigation import current_account
 from ..clock import now
 from . import consent
 

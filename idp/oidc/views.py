@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..accounts.views import current_account, login_required
+from ..accounts.navigation import current_account, login_required
 from ..clock import now
 from . import authorize as authorize_module
 from . import consent, discovery, end_session as end_session_module, published, userinfo as userinfo_module

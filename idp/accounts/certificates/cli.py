@@ -88,7 +88,7 @@ def expiry_mail(row) -> tuple[str, str]:
 def send_expiry_warnings(moment) -> int:
     """Email holders whose bound certificate expires within IDP_CERT_EXPIRY_WARNING_DAYS, once each;
     the number of messages sent. (``idp worker`` runs it every IDP_HOUSEKEEPING_SECONDS.)"""
-    from ..views import deliver
+    from ..mails import deliver
     sent = 0
     with current_app.test_request_context():
         for row in _service().expiring(moment):

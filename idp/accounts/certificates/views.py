@@ -12,9 +12,8 @@ from wtforms.validators import Optional
 from ... import events
 from ...clock import now
 from ...db import db
-from .. import assurance
 from ..forms import REQUIRED, printable, too_long
-from ..views import current_account, login_required, password_confirmed, safe_next, sessions
+from ..navigation import current_account, login_flow, login_required, password_confirmed
 from .messages import reason
 from .possession import MAX_RESPONSE_CHARS
 from .proxy import forwarded_certificate
@@ -58,22 +57,8 @@ def method_of(bound) -> str:
 
 def finish(account, bound, next_url: str | None):
     """Level 3: a new session, the pending password login completed, or the live session raised."""
-    from ..second_factor import PENDING, pending_account
-    method = method_of(bound)
-    pending = pending_account()
-    live = sessions().current(now())
-    note = session.get(PENDING) if isinstance(session.get(PENDING), dict) else {}
-    if pending is not None and pending.id == account.id:
-        session.pop(PENDING, None)
-        result = sessions().login(account, amr=["pwd", method, "mfa"], acr=assurance.LOA3, now=now())
-        next_url = next_url or note.get("next")
-    elif live is not None and live.account_id == account.id:
-        amr = [method, "mfa"] if "pwd" in live.amr else [method]
-        result = sessions().step_up(live, amr=amr, acr=assurance.LOA3, now=now())
-    else:
-        session.pop(PENDING, None)
-        result = sessions().login(account, amr=[method], acr=assurance.LOA3, now=now())
-    return result, redirect(safe_next(next_url))
+    step = login_flow().certificate_passed(account, method_of(bound), next_url)
+    return step.session, redirect(step.location)
 
 
 @bp.route("/login/certificate", methods=["GET", "POST"])
@@ -143,12 +128,11 @@ def manage():
 @login_required
 def remove(certificate_id):
     """Removal needs the password and, when the account has an authenticator app, a code from it."""
-    from ..second_factor import check_code
     account = current_account()
     form = RemoveCertificateForm()
     confirmed = form.validate_on_submit() and password_confirmed(account, form.password.data)
     if confirmed and account.totp_secret is not None:
-        confirmed = check_code(account, form.code.data or "") is not None
+        confirmed = login_flow().check_code(account, form.code.data or "")
     if not confirmed:
         events.record("account:certificate:remove_failure", subject=account, actor=account, now=now())
         db.session.commit()
