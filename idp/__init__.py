@@ -130,10 +130,11 @@ def _init_services(app, values) -> None:
 def _register_commands(app) -> None:
     """The wings' command groups under ``idp`` (``serve`` is on the group itself, in :mod:`idp.cli`)."""
     from .accounts.cli import accounts_cli
+    from .accounts.upstream.cli import upstreams_cli
     from .demo import demo_cli
     from .oidc.cli import clients_cli, deliveries_cli, keys_cli
 
-    for command in (accounts_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
+    for command in (accounts_cli, upstreams_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
         if command.name not in app.cli.commands:  # a wing's richer group of the same name (admin) stays
             app.cli.add_command(command)
 
@@ -150,5 +151,7 @@ def _register_blueprints(app) -> None:
     # -- further areas register here, one line each --
     from .accounts.certificates import init_app as init_certificates
     init_certificates(app)
+    from .accounts.upstream import init_app as init_upstreams
+    init_upstreams(app)
     from .admin import init_app as init_admin
     init_admin(app)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Node.js relying party used by tests/interop (openid-client v6) with the machine's
-# node and npm. Idempotent: does nothing when node_modules already matches package-lock.json.
-# No browser or other binary is downloaded: the only packages are openid-client, oauth4webapi, jose.
+# Install the Node.js packages the tests run with the machine's node and npm: the relying party of
+# tests/interop (openid-client v6) and the upstream OpenID provider of tests/accounts/upstream
+# (oidc-provider, the version bench/node uses). Idempotent: does nothing in a folder whose node_modules
+# already matches its package-lock.json. No browser or other binary is downloaded.
 set -euo pipefail
 script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-cd "$(dirname "$script")/../tests/interop/node"
+root="$(dirname "$script")/.."
 
 # Two test runs starting at once must not run npm in the same folder together.
 if [ -z "${MOTID_NODE_DEPS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
@@ -24,20 +25,28 @@ if [ "$major" -lt 20 ]; then
     exit 1
 fi
 
-# npm writes node_modules/.package-lock.json after a successful install; when it is newer than the
-# lock file the tree is already what the lock file asks for.
-if [ -f package-lock.json ] && [ -f node_modules/.package-lock.json ] \
-        && [ node_modules/.package-lock.json -nt package-lock.json ] \
-        && [ -f node_modules/openid-client/package.json ]; then
-    echo "install-node-deps: tests/interop/node/node_modules is up to date"
-    exit 0
-fi
-
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
-if [ -f package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
-else
-    npm install --no-audit --no-fund --loglevel=error
-fi
+
+# install FOLDER PACKAGE: npm ci in FOLDER unless node_modules is current and holds PACKAGE.
+install() {
+    local folder="$1" package="$2"
+    cd "$root/$folder"
+    # npm writes node_modules/.package-lock.json after a successful install; when it is newer than the
+    # lock file the tree is already what the lock file asks for.
+    if [ -f package-lock.json ] && [ -f node_modules/.package-lock.json ] \
+            && [ node_modules/.package-lock.json -nt package-lock.json ] \
+            && [ -f "node_modules/$package/package.json" ]; then
+        echo "install-node-deps: $folder/node_modules is up to date"
+        return 0
+    fi
+    if [ -f package-lock.json ]; then
+        npm ci --no-audit --no-fund --loglevel=error
+    else
+        npm install --no-audit --no-fund --loglevel=error
+    fi
+    echo "install-node-deps: $package $(node -p "require('./node_modules/$package/package.json').version") installed in $folder"
+}
+
+install tests/interop/node openid-client
 node -e 'import("openid-client").then((m) => { if (typeof m.discovery !== "function") process.exit(1) })'
-echo "install-node-deps: openid-client $(node -p 'require("./node_modules/openid-client/package.json").version') installed"
+install tests/accounts/upstream/node oidc-provider

@@ -1,0 +1,22 @@
+"""Upstream identity providers: MotID as an OpenID Connect relying party towards the national e-ID
+(VNeID), the national public-service portal's SSO (DVCQG), any OpenID provider, and Zalo (OAuth 2).
+
+What a login view calls (the view itself, account creation and linking live elsewhere):
+
+- :func:`idp.accounts.upstream.flow.begin` ``(provider, next_url, acr_values=None) -> str``: the
+  authorization URL to redirect the browser to;
+- :func:`idp.accounts.upstream.flow.finish` ``(provider, args) -> UpstreamIdentity``: the callback; raises
+  an :class:`idp.accounts.upstream.errors.UpstreamError` subclass, never returns a half-built identity.
+
+Providers are kept by :class:`idp.accounts.upstream.registry.UpstreamRegistry` (``idp upstreams …``).
+"""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    """Wire the upstream logins to the application: their models, and the purge of pending logins that
+    expired (the worker's housekeeping). Called by :func:`idp.create_app`."""
+    from ...worker import housekeeping
+    from . import models  # noqa: F401  (the tables are part of the application's metadata)
+    from .pending import purge
+    housekeeping(app, purge)
