@@ -168,10 +168,10 @@ def init_app(app) -> Limiter:
 
 def apply(app, policy: dict) -> None:
     """Wrap the registered views named in ``policy`` (endpoint → [(limit, key function or None for the
-    client address)], applied to POST only), after blueprints are registered."""
+    client address[, methods])], applied to POST unless methods are given), after blueprints are registered."""
     limiter = app.extensions["idp.limiter"]
     for endpoint, specs in policy.items():
         view = app.view_functions[endpoint]
-        for limit_value, key_func in specs:
-            view = limiter.limit(limit_value, key_func=key_func, methods=["POST"])(view)
+        for limit_value, key_func, *methods in specs:
+            view = limiter.limit(limit_value, key_func=key_func, methods=methods[0] if methods else ["POST"])(view)
         app.view_functions[endpoint] = view

@@ -35,6 +35,9 @@ PROOFS = {
     "passkey": Proof(LOA2, after_password=("pwd", "hwk", "mfa"), alone=("hwk", "mfa"), step_up=("hwk", "mfa")),
     "hwk": _certificate("hwk"),
     "swk": _certificate("swk"),
+    # An upstream identity provider (VNeID, DVCQG, Zalo): its acr is the one its profile maps the
+    # upstream's level to (:mod:`.upstream.profiles`), never above loa:2; this one is the floor.
+    "fed": Proof(LOA1, alone=("fed",)),
 }
 
 

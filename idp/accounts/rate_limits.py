@@ -28,7 +28,7 @@ def second_factor_key() -> str:
     return "2fa:ip:" + (request.remote_addr or "")
 
 
-# endpoint → [(limit, key function or None for the client IP)], applied to POST only.
+# endpoint → [(limit, key function or None for the client IP[, methods])], applied to POST unless methods are given.
 LIMITS = {
     "accounts.login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None),
                        (setting("IDP_LOGIN_LIMIT_PER_ACCOUNT"), login_identifier_key)],
@@ -38,4 +38,7 @@ LIMITS = {
     "accounts.passkey_login": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
     # Each call stores a challenge row: without a limit anyone could fill the table.
     "accounts.passkey_login_options": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
+    # Starting an upstream login (a GET: it is a link) stores a pending login; so does linking one.
+    "upstream.start": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None, ["GET"])],
+    "upstream.link": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
 }

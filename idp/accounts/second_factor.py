@@ -13,6 +13,8 @@ from .forms import ConfirmPasswordForm, DisableTotpForm, EnrolTotpForm, SecondFa
 from .login_flow import PENDING  # noqa: F401  (the certificate views import it from here until they move)
 from .navigation import bp, current_account, follow, login_flow, login_required
 from .totp import provisioning_uri, qr_svg
+from .upstream import accounts as upstream_accounts
+from .upstream.buttons import linkable
 
 REMEMBER_COOKIE = browsers.COOKIE
 REMEMBER_DAYS = browsers.DAYS
@@ -88,9 +90,11 @@ def enrol_totp():
 @login_required
 def security():
     account = current_account()
+    links = upstream_accounts.links_of(account)
     return render_template("accounts/security.html", account=account, browsers=browsers.live(account, now=now()),
                            remaining=totp().remaining_recovery_codes(account), disable_form=DisableTotpForm(),
-                           codes_form=ConfirmPasswordForm())
+                           codes_form=ConfirmPasswordForm(), upstream_links=links,
+                           linkable=linkable({link.provider for link in links}))
 
 
 @bp.route("/account/security/totp/disable", methods=["POST"])

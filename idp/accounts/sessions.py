@@ -54,14 +54,15 @@ class SessionService:
         g.sso_session = session
         return session
 
-    def login(self, account: Account, *, amr: list[str], acr: str, now) -> SsoSession:
-        """The one place that crosses the authentication boundary."""
+    def login(self, account: Account, *, amr: list[str], acr: str, now, auth_time=None) -> SsoSession:
+        """The one place that crosses the authentication boundary. ``auth_time``: when the person
+        authenticated, if earlier than ``now`` (an upstream's, for a federated login); never later."""
         previous = self.current(now)
         if previous is not None:
             self._end(previous, "replaced", now)
         token = new_token()
         session = SsoSession(
-            id=digest(token), sid=new_token(24), account_id=account.id, auth_time=now, amr=amr, acr=acr,
+            id=digest(token), sid=new_token(24), account_id=account.id, auth_time=min(auth_time or now, now), amr=amr, acr=acr,
             ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300] or None,
             created_at=now, last_seen_at=now, expires_at=now + self.absolute,
         )
@@ -77,7 +78,7 @@ class SessionService:
 
     def step_up(self, session: SsoSession, *, amr: list[str], acr: str, now) -> SsoSession:
         """Raise the assurance of the current session after an extra factor (same session, same sid)."""
-        session.amr = sorted(set(session.amr) | set(amr), key=["pwd", "hwk", "swk", "otp", "mfa"].index)
+        session.amr = sorted(set(session.amr) | set(amr), key=["fed", "pwd", "hwk", "swk", "otp", "mfa"].index)
         session.acr = acr
         session.auth_time = now
         events.record("account:login:step_up", subject=session.account_id, actor=session.account_id,

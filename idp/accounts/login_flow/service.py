@@ -16,9 +16,10 @@ from ..totp import normalize_code
 from . import pending
 from .reconfirmation import Reconfirmation
 from .steps import Step
+from .upstream import UpstreamLogins
 
 
-class LoginFlow(Reconfirmation):
+class LoginFlow(Reconfirmation, UpstreamLogins):
     def __init__(self, accounts, sessions, totp):
         self.accounts = accounts
         self.sessions = sessions
@@ -62,10 +63,12 @@ class LoginFlow(Reconfirmation):
         return self._login(account, known.alone if proof == "password" else known.after_password, known.acr,
                            next_url)
 
-    def _login(self, account: Account, amr, acr: str, next_url: str | None) -> Step:
+    def _login(self, account: Account, amr, acr: str, next_url: str | None, auth_time=None) -> Step:
         pending.drop()
-        session = self.sessions.login(account, amr=list(amr), acr=acr, now=now())
-        return Step(location=safe_next(next_url), account=account, session=session)
+        linked = self.finish_pending_link(account, amr)  # committed with the session, or not at all
+        session = self.sessions.login(account, amr=list(amr), acr=acr, now=now(), auth_time=auth_time)
+        return Step(location=safe_next(next_url), account=account, session=session,
+                    notice=_("The link has been saved.") if linked else None)
 
     def _step_up(self, live: SsoSession, amr, acr: str, next_url: str | None) -> Step:
         session = self.sessions.step_up(live, amr=list(amr), acr=acr, now=now())

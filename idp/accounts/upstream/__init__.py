@@ -14,9 +14,13 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    """Wire the upstream logins to the application: their models, and the purge of pending logins that
-    expired (the worker's housekeeping). Called by :func:`idp.create_app`."""
+    """Wire the upstream logins to the application: their models, their pages (and the login page's
+    buttons), and the purge of pending logins that expired (the worker's housekeeping). Called by :func:`idp.create_app`."""
     from ...worker import housekeeping
     from . import models  # noqa: F401  (the tables are part of the application's metadata)
+    from .buttons import login_buttons
     from .pending import purge
+    from .views import bp
     housekeeping(app, purge)
+    app.register_blueprint(bp)
+    app.context_processor(lambda: {"upstream_buttons": login_buttons})

@@ -1,0 +1,65 @@
+"""Browser pages of upstream logins: ``/login/upstream/NAME`` sends the person to the upstream,
+``/login/upstream/NAME/callback`` brings them back (:func:`.flow.finish` →
+:meth:`~..login_flow.LoginFlow.upstream_passed`); the security page links and unlinks upstream
+identities. Every failure is a page in the person's language, never a trace.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from ..navigation import current_account, follow, login_flow, login_required, safe_next
+from . import flow
+from .errors import UpstreamError, UpstreamUnavailable
+from .messages import problem_text
+
+bp = Blueprint("upstream", __name__)
+
+
+def _problem(code: str, status: int):
+    title, text = problem_text(code)
+    return render_template("accounts/upstream_problem.html", title=title, text=text, code=code), status
+
+
+def _error_page(exc: UpstreamError):
+    status = 400
+    if isinstance(exc, UpstreamUnavailable):
+        status = 504 if "timed out" in exc.reason.lower() or "timeout" in exc.reason.lower() else 502
+    return _problem(exc.code, status)
+
+
+def _begin(name: str, next_url: str):
+    try:
+        return redirect(flow.begin(name, next_url))
+    except UpstreamError as exc:
+        return _error_page(exc)
+
+
+@bp.get("/login/upstream/<name>")
+def start(name):
+    target = request.args.get("next")
+    return _begin(name, safe_next(target if target and len(target) <= 2000 else None))
+
+
+@bp.get("/login/upstream/<name>/callback")
+def callback(name):
+    try:
+        identity = flow.finish(name, request.args)
+    except UpstreamError as exc:
+        return _error_page(exc)
+    step = login_flow().upstream_passed(identity)
+    if step.problem is not None:
+        return _problem(step.problem, 409 if step.problem.startswith("upstream.") and step.account else 400)
+    return follow(step)
+
+
+@bp.post("/account/security/upstream/<name>/link")
+@login_required
+def link(name):
+    login_flow().request_upstream_link(current_account(), name)
+    return _begin(name, url_for("accounts.security"))
+
+
+@bp.post("/account/security/upstream/unlink/<int:link_id>")
+@login_required
+def unlink(link_id):
+    return follow(login_flow().unlink_upstream(current_account(), link_id, request.form.get("password")))
