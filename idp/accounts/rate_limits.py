@@ -41,4 +41,6 @@ LIMITS = {
     # Starting an upstream login (a GET: it is a link) stores a pending login; so does linking one.
     "upstream.start": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None, ["GET"])],
     "upstream.link": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
+    # Each verified logout token stores its jti, and each one costs a signature check.
+    "upstream.backchannel_logout": [(setting("IDP_LOGIN_LIMIT_PER_IP"), None)],
 }

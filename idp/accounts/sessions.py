@@ -119,6 +119,10 @@ class SessionService:
                                                            SsoSession.ended_at.is_(None))).all()
         return self._end_rows(rows, reason, now=now, actor=actor) == 1
 
+    def end_sessions(self, rows, reason: str, *, now, actor=None) -> int:
+        """End the live sessions among ``rows`` (chosen by the caller: an upstream's back-channel logout)."""
+        return self._end_rows([row for row in rows if row.ended_at is None], reason, now=now, actor=actor)
+
     def sweep_expired(self, now, limit: int = 500) -> int:
         """End sessions past their idle or absolute lifetime (so the applications hear of it)."""
         rows = db.session.scalars(select(SsoSession).where(

@@ -60,7 +60,11 @@ def logout():
         # Applications that asked for front-channel logout are told through iframes on the next page.
         frames = current_app.extensions["idp.logout_frames"](session.sid) if session else []
         sessions().logout(now())
-        return current_app.extensions["idp.logged_out_page"](frames)
+        # A session an upstream login opened ends there too (RP-initiated), after the iframes if any.
+        upstream = current_app.extensions["idp.upstream_logout"](session, None) if session else None
+        if upstream and not frames:
+            return redirect(upstream)
+        return current_app.extensions["idp.logged_out_page"](frames, upstream, upstream=bool(upstream))
     if request.method == "POST":
         abort(400)
     return render_template("accounts/logout.html", form=form, account=current_account())

@@ -81,7 +81,7 @@ def handle():
     if session is not None:
         frames = frontchannel_urls(session.sid)
         sessions().logout(moment)
-    return logged_out(redirect_uri, params.get("state"), frames)
+    return logged_out(redirect_uri, params.get("state"), frames, session)
 
 
 def _csrf_ok() -> bool:
@@ -92,20 +92,28 @@ def _csrf_ok() -> bool:
         return False
 
 
-def logged_out(redirect_uri, state, frames):
+def logged_out(redirect_uri, state, frames, ended=None):
+    """Where the browser goes once ``ended`` (the session, if there was one) has ended: the upstream's
+    end-session endpoint first when an upstream login opened it (the accounts wing's
+    ``idp.upstream_logout`` says, and brings the browser back to ``target``), then ``target``."""
     target = None
     if redirect_uri:
         target = redirect_uri
         if state:
             target += ("&" if urlsplit(redirect_uri).query else "?") + urlencode({"state": state})
+    hook = current_app.extensions.get("idp.upstream_logout")
+    upstream = hook(ended, target) if hook is not None and ended is not None else None
+    if upstream or target:
         if not frames:
-            return redirect(target)
-    return logged_out_page(frames, target)
+            return redirect(upstream or target)
+    return logged_out_page(frames, upstream or target, upstream=bool(upstream))
 
 
-def logged_out_page(frames, target=None):
-    """The logged-out page, loading each client's front-channel logout URI in an iframe."""
-    response = current_app.make_response(render_template("accounts/logged_out.html", frames=frames, target=target))
+def logged_out_page(frames, target=None, upstream=False):
+    """The logged-out page, loading each client's front-channel logout URI in an iframe; ``upstream``:
+    ``target`` is the upstream's end-session endpoint, where the logout continues."""
+    response = current_app.make_response(render_template("accounts/logged_out.html", frames=frames, target=target,
+                                                         upstream=upstream))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
         f"base-uri 'none'; frame-ancestors 'none'; frame-src {frame_sources(frames)}")

@@ -19,6 +19,7 @@ from ..assurance import PROOFS
 from ..models import Account
 from ..password_checks import LoginFailed
 from ..upstream import accounts as upstream_accounts
+from ..upstream import logout as upstream_logout
 from ..upstream.identity import UpstreamIdentity
 from .steps import Step
 
@@ -46,8 +47,10 @@ class UpstreamLogins:
             return self._link_for_live_session(identity, intent)
         match = upstream_accounts.resolve(identity, accounts=self.accounts, now=now())
         if match.outcome == "login":
-            return self._login(match.account, PROOFS["fed"].alone, upstream_accounts.level(identity),
+            step = self._login(match.account, PROOFS["fed"].alone, upstream_accounts.level(identity),
                                identity.next_url, auth_time=identity.auth_time)
+            upstream_logout.remember(step.session, identity, now=now())  # to log out there too
+            return step
         if match.outcome == "confirm":
             db.session.rollback()
             ui_cookie[PENDING_LINK] = {"account": match.account.id, "provider": identity.provider,

@@ -111,7 +111,10 @@ def _finish(provider: UpstreamProvider, args) -> UpstreamIdentity:
             raise TokenRejected("userinfo sub is not the ID token's")
         claims = {**info, **claims}  # the signed ID token wins
     identity = profile.map(provider.name, claims, now)
-    return dataclasses.replace(identity, next_url=login.next_url)
+    sid = claims.get("sid") if profile.openid else None
+    return dataclasses.replace(identity, next_url=login.next_url,
+                               upstream_sid=sid if isinstance(sid, str) and 0 < len(sid) <= 255 else None,
+                               id_token=tokens.get("id_token") if profile.openid else None)
 
 
 def _check_iss(provider: UpstreamProvider, metadata: dict, iss) -> None:

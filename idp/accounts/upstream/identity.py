@@ -30,4 +30,6 @@ class UpstreamIdentity:
     tax_code: str | None = None
     picture: str | None = None
     next_url: str | None = None  # where the login started (kept with the pending login), for the view
+    upstream_sid: str | None = None  # the upstream session's ``sid`` (for its back-channel logout)
+    id_token: str | None = field(default=None, repr=False)  # as received, for ``id_token_hint`` at logout
     claims: dict = field(default_factory=dict, repr=False, compare=False)  # as received, for the audit log

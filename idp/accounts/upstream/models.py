@@ -1,7 +1,7 @@
 """Storage for upstream providers, the links from accounts to upstream subjects, and pending logins."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...db import UTCDateTime, db
@@ -66,3 +66,35 @@ class UpstreamLogin(db.Model):
     created_at = mapped_column(UTCDateTime, nullable=False)
     expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
     consumed_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class UpstreamSession(db.Model):
+    """The upstream session behind an SSO session that an upstream login opened: for logging out there
+    (RP-initiated, ``id_token_hint``) and for finding the SSO sessions a back-channel logout names.
+
+    Its own table, not columns of ``sso_sessions``: that row is read on every request and most sessions
+    never saw an upstream. ``id_token`` is encrypted under the master key (it names the person).
+    """
+
+    __tablename__ = "upstream_sessions"
+    __table_args__ = (Index("ix_upstream_sessions_provider_sid", "provider", "upstream_sid"),
+                      Index("ix_upstream_sessions_provider_subject", "provider", "subject"))
+
+    sso_session_id: Mapped[str] = mapped_column(ForeignKey("sso_sessions.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), nullable=False)
+    upstream_sid = mapped_column(String(255), nullable=True)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    id_token = mapped_column(Text, nullable=True)  # encrypted under the master key
+    created_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class UpstreamLogoutToken(db.Model):
+    """A back-channel logout token accepted once (Back-Channel Logout 1.0 §2.6 ``jti``): the primary
+    key makes a replay fail on insert; rows go when the token could no longer be accepted anyway."""
+
+    __tablename__ = "upstream_logout_tokens"
+
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)

@@ -5,10 +5,12 @@ identities. Every failure is a page in the person's language, never a trace.
 """
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from ..navigation import current_account, follow, login_flow, login_required, safe_next
-from . import flow
+from ...clock import now
+from . import backchannel, flow
+from . import logout as upstream_logout
 from .errors import UpstreamError, UpstreamUnavailable
 from .messages import problem_text
 
@@ -50,6 +52,26 @@ def callback(name):
     if step.problem is not None:
         return _problem(step.problem, 409 if step.problem.startswith("upstream.") and step.account else 400)
     return follow(step)
+
+
+@bp.get("/login/upstream/<name>/logged-out")
+def logged_out(name):
+    """The upstream ended its session (RP-Initiated Logout §3): on to where MotID's logout was going."""
+    target = upstream_logout.continue_to(name, request.args.get("state"))
+    return redirect(target) if target else current_app.extensions["idp.logged_out_page"]([])
+
+
+@bp.post("/login/upstream/<name>/backchannel-logout")
+def backchannel_logout(name):
+    """Back-Channel Logout 1.0 §2.8: 200 when done (or nothing to do), 400 for a token refused."""
+    try:
+        backchannel.logout(name, request.form.get("logout_token"), now=now())
+        response = current_app.response_class(status=200)
+    except UpstreamError:
+        response = jsonify(error="invalid_request")
+        response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/account/security/upstream/<name>/link")

@@ -23,7 +23,7 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 INSTALL_SCRIPT = ROOT / "scripts" / "install-node-deps.sh"
 CLIENT_ID = "motid-camau"
 CLIENT_SECRET = "Ca-Mau:bi+mat/0123456789%xyz"  # needs RFC 6749 §2.3.1 form-encoding in Basic
-CALLBACK = "http://localhost/login/upstream/{name}/callback"
+LOGGED_OUT = "http://localhost/login/upstream/{name}/logged-out"
 HOA = {"SoDinhDanh": "096301001234", "HoVaTen": "Nguyễn Thị Hoa", "NgayThangNamSinh": "20010215",
        "GioiTinh": "Nữ", "preferred_username": "096301001234"}
 HTTP_TIMEOUT = 10
@@ -34,6 +34,7 @@ class NodeOP:
 
     def __init__(self, issuer: str):
         self.issuer = issuer
+        self.browser = None  # the last login's browser (its cookies hold the session at the provider)
 
     def admin(self, path: str, body: dict | None = None) -> dict:
         response = requests.post(self.issuer + "/__admin/" + path, json=body or {}, timeout=HTTP_TIMEOUT)
@@ -46,7 +47,7 @@ class NodeOP:
     def login(self, authorization_url: str, account: str, acr: str = "2", *, abort: bool = False) -> dict:
         """Follow the authorization URL as a browser would, log ``account`` in at level ``acr``, and
         return the query arguments MotID's callback receives."""
-        browser = requests.Session()
+        browser = self.browser = requests.Session()
         response = browser.get(authorization_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
         assert response.status_code == 303, response.text
         interaction = urljoin(self.issuer, response.headers["location"])
@@ -71,16 +72,13 @@ def _install_node_deps() -> str:
     return node
 
 
-@pytest.fixture(scope="session")
-def node_op_process(tmp_path_factory):
+def running_op(workdir: Path, client: dict, accounts: dict | None = None):
+    """Start op.mjs on a free loopback port with ``client``; yield its :class:`NodeOP`; stop it."""
     node = _install_node_deps()
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    config = {"port": port, "issuer": issuer, "accounts": {"hoa": HOA},
-              "client": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                         "redirect_uris": [CALLBACK.format(name="vneid")],
-                         "token_endpoint_auth_method": "client_secret_basic"}}
-    path = tmp_path_factory.mktemp("op") / "op.json"
+    config = {"port": port, "issuer": issuer, "accounts": accounts or {"hoa": HOA}, "client": client}
+    path = workdir / "op.json"
     path.write_text(json.dumps(config))
     process = subprocess.Popen([node, str(NODE_DIR / "op.mjs"), str(path)], cwd=NODE_DIR,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -94,12 +92,29 @@ def node_op_process(tmp_path_factory):
     else:
         process.kill()
         pytest.fail("op.mjs did not start within 60 s")
-    yield NodeOP(issuer)
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield NodeOP(issuer)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def op_client(base: str, name: str = "vneid") -> dict:
+    """MotID (at ``base``) as the provider's client: its callback, logged-out and back-channel URIs."""
+    return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{base}/login/upstream/{name}/callback"],
+            "post_logout_redirect_uris": [f"{base}/login/upstream/{name}/logged-out"],
+            "backchannel_logout_uri": f"{base}/login/upstream/{name}/backchannel-logout",
+            "backchannel_logout_session_required": True,
+            "token_endpoint_auth_method": "client_secret_basic"}
+
+
+@pytest.fixture(scope="session")
+def node_op_process(tmp_path_factory):
+    yield from running_op(tmp_path_factory.mktemp("op"), op_client("http://localhost"))
 
 
 @pytest.fixture

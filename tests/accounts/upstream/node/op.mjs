@@ -22,7 +22,13 @@
 //   POST /__admin/jwks?mode=forged|normal         forged: the JWKS shows another key under the same kid
 //   POST /__admin/reset                           the JWKS shows the signing key again
 //   POST /__admin/clients  {client metadata}      register one more client (e.g. private_key_jwt with jwks)
+//   POST /__admin/logout-token  {claims}          a back-channel logout token with exactly these claims,
+//                                                 signed with the current key (typ logout+jwt)
 //
+// Back-channel logout is on as well: a client with `backchannel_logout_uri` is told when its session
+// here ends (the provider posts to that URI, loopback included: this is a test server), and its ID
+// tokens carry `sid` (`backchannel_logout_session_required`).
+// (a browser asking for /interaction/UID with Accept: text/html gets a page with a form doing just that)
 // and a person refusing at the upstream with GET /interaction/UID/abort (the RP gets error=access_denied).
 //
 // Prints one JSON line {"ready": true} on stdout once it listens.
@@ -30,6 +36,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
+import { SignJWT, importJWK } from 'jose';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -69,7 +76,9 @@ function build(signingKey) {
     conformIdTokenClaims: false, // Keycloak puts the profile's claims in the ID token as well
     acrValues: ['1', '2'],
     enabledJWA: { idTokenSigningAlgValues: ['RS256'] },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true },
+    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,
     pkce: { required: () => true },
@@ -120,12 +129,30 @@ async function admin(req, res, url) {
     provider = build(signing);
     return send(res, 200, { clients: extraClients.length + 1 });
   }
+  if (url.pathname === '/__admin/logout-token') {
+    const claims = await readJson(req);
+    const key = await importJWK(signing, 'RS256');
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: signing.kid, typ: 'logout+jwt' }).sign(key);
+    return send(res, 200, { logout_token: token });
+  }
   if (url.pathname === '/__admin/reset') {
     jwksOverride = null;
     published = [publicPart(signing)];
     return send(res, 200, { kid: signing.kid });
   }
   return send(res, 404, { error: 'not_found' });
+}
+
+// A browser (tests/browser) gets a minimal login page: the personal account `hoa` at level 2, one button.
+function loginPage(res, details) {
+  const action = `/interaction/${encodeURIComponent(details.uid)}/login`;
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>VNeID (thử nghiệm)</title></head>
+<body><h1>VNeID (thử nghiệm)</h1><form method="get" action="${action}">
+<label>Tài khoản <input name="account" value="hoa"></label><input type="hidden" name="acr" value="2">
+<button type="submit">Xác nhận đăng nhập</button></form></body></html>`);
 }
 
 async function abort(req, res) {
@@ -151,6 +178,7 @@ const server = http.createServer(async (req, res) => {
     if (/^\/interaction\/[^/]+\/abort$/.test(url.pathname)) return await abort(req, res);
     if (/^\/interaction\/[^/]+$/.test(url.pathname)) {
       const details = await provider.interactionDetails(req, res);
+      if ((req.headers.accept || '').includes('text/html')) return loginPage(res, details);
       return send(res, 200, { uid: details.uid, prompt: details.prompt.name });
     }
     return provider.callback()(req, res);
