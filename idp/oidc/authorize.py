@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..accounts import assurance
+from ..accounts.upstream import step_up as upstream_step_up
 from ..accounts.navigation import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
@@ -179,6 +180,9 @@ def step_up(session, wanted_acr: str, prompts: set, outer: dict, redirect_uri: s
     """Raise the session to ``wanted_acr`` on the same login, then come back here."""
     if "none" in prompts:
         raise InteractionRequiredError(redirect_uri=redirect_uri)
+    upstream = upstream_step_up.route(session, wanted_acr)
+    if upstream is not None:  # back to the national e-ID the session came from, asking for the level
+        return redirect(url_for("upstream.start", name=upstream, acr=wanted_acr, next=resume_url(outer)))
     if not role_assurance.reachable(session.account, wanted_acr, now=now()):
         raise UnmetAuthenticationRequirements(redirect_uri=redirect_uri)
     if wanted_acr == assurance.LOA3:  # only a bound digital-signature certificate reaches it

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from ...clock import now
 from ...db import db
-from ..assurance import PROOFS
+from ..assurance import PROOFS, rank
 from ..models import Account
 from ..password_checks import LoginFailed
 from ..upstream import accounts as upstream_accounts
@@ -47,6 +47,14 @@ class UpstreamLogins:
             return self._link_for_live_session(identity, intent)
         match = upstream_accounts.resolve(identity, accounts=self.accounts, now=now())
         if match.outcome == "login":
+            live = self.sessions.current(now())
+            if live is not None and live.account_id == match.account.id and "fed" in live.amr:
+                # a step-up through the upstream this session came from: the same session rises, never falls
+                acr = upstream_accounts.level(identity)
+                if rank(acr) <= rank(live.acr):
+                    db.session.rollback()
+                    return Step(problem="upstream.step_up_refused")  # 400: not a conflict of accounts
+                return self._step_up(live, PROOFS["fed"].alone, acr, identity.next_url)
             step = self._login(match.account, PROOFS["fed"].alone, upstream_accounts.level(identity),
                                identity.next_url, auth_time=identity.auth_time)
             upstream_logout.remember(step.session, identity, now=now())  # to log out there too

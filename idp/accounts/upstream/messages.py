@@ -27,6 +27,9 @@ PROBLEMS = {
                                        "then link it on the Security page.")),
     "upstream.level_too_low": (FAILED, _l("This identity is not verified strongly enough to open an account. "
                                           "Use a level 2 electronic identification account, or register.")),
+    "upstream.step_up_refused": (FAILED, _l("The identity service did not confirm the level this service "
+                                            "requires. Use a level 2 electronic identification account, or add "
+                                            "an authenticator app on the Security page.")),
 }
 
 

@@ -181,13 +181,14 @@ class Profile:
     issuer: str | None = None
     endpoints: dict | None = None
     algorithms: tuple[str, ...] = ("RS256", "ES256")  # ID token signatures accepted: never none or HS*
+    step_up: dict | None = None  # MotID level -> the acr_values that ask the upstream for it (None: cannot)
 
 
 PROFILES = {
     "vneid": Profile("vneid", True, True, True, "openid profile", None, "VNeID", 0, map_vneid,
-                     algorithms=("RS256",)),
+                     algorithms=("RS256",), step_up={LOA2: "2"}),
     "dvcqg": Profile("dvcqg", True, True, True, "openid", "LoA1", "Cổng Dịch vụ công quốc gia", 10, map_dvcqg,
-                     algorithms=("RS256",)),
+                     algorithms=("RS256",), step_up={LOA2: "LoA2"}),
     "oidc": Profile("oidc", True, True, True, "openid profile email", None, "OpenID Connect", 50, map_oidc),
     "zalo": Profile("zalo", False, False, True, "", None, "Zalo", 90, map_zalo,
                     issuer="https://oauth.zaloapp.com",

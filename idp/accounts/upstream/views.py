@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from ..navigation import current_account, follow, login_flow, login_required, safe_next
 from ...clock import now
-from . import backchannel, flow
+from . import backchannel, flow, step_up
 from . import logout as upstream_logout
 from .errors import UpstreamError, UpstreamUnavailable
 from .messages import problem_text
@@ -29,9 +29,9 @@ def _error_page(exc: UpstreamError):
     return _problem(exc.code, status)
 
 
-def _begin(name: str, next_url: str):
+def _begin(name: str, next_url: str, acr_values: str | None = None):
     try:
-        return redirect(flow.begin(name, next_url))
+        return redirect(flow.begin(name, next_url, acr_values))
     except UpstreamError as exc:
         return _error_page(exc)
 
@@ -39,7 +39,9 @@ def _begin(name: str, next_url: str):
 @bp.get("/login/upstream/<name>")
 def start(name):
     target = request.args.get("next")
-    return _begin(name, safe_next(target if target and len(target) <= 2000 else None))
+    # ?acr=…: a step-up (idp.oidc.authorize) asks the upstream for that level; an unknown one asks nothing more
+    acr_values = step_up.acr_values_named(name, request.args.get("acr", "")[:100] or None)
+    return _begin(name, safe_next(target if target and len(target) <= 2000 else None), acr_values)
 
 
 @bp.get("/login/upstream/<name>/callback")

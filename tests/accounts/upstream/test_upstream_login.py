@@ -212,3 +212,69 @@ def _zalo_linked(client):
     upstream = requests.get(response.headers["Location"], allow_redirects=False, timeout=10)
     args = {k: v[0] for k, v in parse_qs(urlsplit(upstream.headers["location"]).query).items()}
     return client.get("/login/upstream/zalo/callback?" + urlencode(args))
+
+
+def _level_one_session(app, client, node_op):
+    """A person whose VNeID link exists (made by a level-2 login, then logged out), now logged in at
+    level 1 through it."""
+    _upstream(client, node_op)
+    with app.app_context():
+        for session in db.session.scalars(select(SsoSession)):
+            session.ended_at = app.config["CLOCK"]()
+        db.session.commit()
+    client.delete_cookie("motid_sso")
+    _upstream(client, node_op, acr="1")
+
+
+def _step_up_request(client, client_id):
+    """A client asks for level 2 while the session is at level 1: MotID sends the person back to VNeID
+    asking for level 2 (not to a second factor the person does not have)."""
+    params = auth_params(client_id, acr_values=LOA2)
+    response = client.get("/authorize?" + urlencode(params))
+    assert response.status_code == 302
+    start = urlsplit(response.headers["Location"])
+    assert start.path == "/login/upstream/vneid" and parse_qs(start.query)["acr"] == [LOA2]
+    response = client.get(response.headers["Location"])
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["acr_values"] == ["2"]
+    return params, response.headers["Location"], parse_qs(start.query)["next"][0]
+
+
+def test_a_step_up_goes_back_to_vneid_and_the_same_session_rises(app, client, vneid, node_op):
+    client_id, secret = make_client(app)
+    _level_one_session(app, client, node_op)
+    [(sub, acr, _)] = _sessions(app)
+    assert acr == LOA1
+    with app.app_context():
+        sid = db.session.scalar(select(SsoSession.sid).where(SsoSession.ended_at.is_(None)))
+    params, upstream_url, next_url = _step_up_request(client, client_id)
+    args = node_op.login(upstream_url, "hoa", "2")
+    response = client.get("/login/upstream/vneid/callback?" + urlencode(args))
+    assert response.status_code == 302 and response.headers["Location"] == next_url
+    assert _sessions(app) == [(sub, LOA2, ["fed"])]
+    with app.app_context():  # the same session (same sid): every application keeps its session
+        assert db.session.scalar(select(SsoSession.sid).where(SsoSession.ended_at.is_(None))) == sid
+    result = callback(authorize(client, params))
+    claims = decode(app, exchange(client, client_id, secret, result["code"]).get_json()["id_token"]).claims
+    assert claims["acr"] == LOA2 and claims["amr"] == ["fed"] and claims["sub"] == sub
+
+
+def test_a_step_up_that_vneid_answers_at_level_one_is_refused_and_the_session_stays(app, client, vneid,
+                                                                                      node_op):
+    client_id, _ = make_client(app)
+    _level_one_session(app, client, node_op)
+    _, upstream_url, _ = _step_up_request(client, client_id)
+    args = node_op.login(upstream_url, "hoa", "1")
+    response = client.get("/login/upstream/vneid/callback?" + urlencode(args))
+    assert response.status_code == 400
+    assert "không xác nhận được mức độ" in response.get_data(as_text=True)
+    assert [row[1] for row in _sessions(app)] == [LOA1]
+
+
+def test_a_session_not_from_an_upstream_never_goes_to_the_upstream_for_a_step_up(app, client, vneid, accounts):
+    """A password session without a second factor cannot reach level 2: the client hears so, as before."""
+    client_id, _ = make_client(app)
+    accounts(citizen_id="096301001234")
+    login(client, "096301001234", PASSWORD)
+    response = client.get("/authorize?" + urlencode(auth_params(client_id, acr_values=LOA2)))
+    assert callback(response)["error"] == "unmet_authentication_requirements"
