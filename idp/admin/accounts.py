@@ -164,7 +164,7 @@ def create_officer(actor: Actor, data: dict) -> tuple[Account, bool]:
 
 
 def send_reset_link(account: Account) -> bool:
-    from ..accounts.views import deliver
+    from ..accounts.mails import deliver
     token = accounts().issue_token(account, RESET_PASSWORD, now=now())
     link = issuer_link("accounts.reset_password", token=token)
     return deliver(account.email, *mails.reset_password(account, link))
@@ -302,7 +302,7 @@ def reset_second_factor(actor: Actor, account: Account) -> None:
     forget_browsers(account, moment=moment)
     sessions().end_all(account, "second_factor_reset", now=moment, actor=actor.account_id)
     if account.email:
-        from ..accounts.views import deliver
+        from ..accounts.mails import deliver
         deliver(account.email, *mails.second_factor_reset(account))
 
 

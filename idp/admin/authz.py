@@ -119,7 +119,7 @@ class Actor:
     admin_units: frozenset = frozenset()  # where the actor is a unit administrator
     client_id: str | None = None
     scopes: frozenset | None = None  # None in the console
-    operator: bool = False  # the server's command line (idp.admin.cli.operator)
+    operator: bool = False  # the server's command line (operator() below)
     _scope_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -203,6 +203,13 @@ class Actor:
         if self.operator:
             return {"via": "cli"}
         return {"via_client": self.client_id} if self.client_id else {}
+
+
+def operator() -> Actor:
+    """Whoever runs the command on the server: the province administrator by definition (they hold the
+    master key and the database), so every capability, recorded without an account and ``via: cli``.
+    Both command-line modules (:mod:`idp.admin.cli`, :mod:`idp.admin.client_cli`) act as it."""
+    return Actor(account=None, capabilities=ALL, client_id=None, operator=True)
 
 
 def refuse(actor: Actor | None, action: str, reason: str, detail, *, status: int = 403, target=None,

@@ -14,14 +14,8 @@ from sqlalchemy import select
 from ..accounts.models import Account, AccountRole, Unit
 from ..db import db
 from . import audit, importing, trust
-from .authz import ADMIN_ROLES, ALL, Actor, Refused, ensure_admin_roles
+from .authz import ADMIN_ROLES, Refused, ensure_admin_roles, operator
 from .messages import message
-
-
-def operator() -> Actor:
-    """Whoever runs the command on the server: the province administrator by definition (they hold the
-    master key and the database), so every capability, recorded without an account and ``via: cli``."""
-    return Actor(account=None, capabilities=ALL, client_id=None, operator=True)
 
 
 def _report(exc: Refused) -> None:

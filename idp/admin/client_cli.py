@@ -1,7 +1,7 @@
 """``idp clients create|update|delete|rotate-secret``: the command line's way to change applications.
 
 They join the ``idp clients`` group (:mod:`idp.oidc.cli`) and call the same rules as the console and the
-API (:mod:`idp.admin.clients`) as the server's operator (:func:`idp.admin.cli.operator`): every change is
+API (:mod:`idp.admin.clients`) as the server's operator (:func:`idp.admin.authz.operator`): every change is
 audited (``via: cli``) and every refusal recorded, and the rule for privileged applications (admin
 scopes, first-party) is the one in that module, which the operator, the province administrator by
 definition, passes.
@@ -19,8 +19,7 @@ from ..oidc.cli import clients_cli, echo_client
 from ..oidc.clients import AUTH_METHODS, GRANT_TYPES
 from ..oidc.models import Client
 from . import clients
-from .authz import Refused
-from .cli import operator
+from .authz import Refused, operator
 from .messages import message
 
 

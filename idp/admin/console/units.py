@@ -1,13 +1,14 @@
-"""Console pages for the organisation: the unit tree (with history, import, move, merge) and roles."""
+"""Console pages for the unit tree: listing and creation, one unit with its history, move and merge."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from . import importing, roles, units
-from .authz import Refused
-from .forms import ImportForm, RoleEditForm, RoleForm, UnitEditForm, UnitForm, UnitMergeForm, UnitMoveForm, options
-from .views import actor, bp, field_errors
+from .. import units
+from ..authz import Refused
+from ..forms import ImportForm, UnitEditForm, UnitForm, UnitMergeForm, UnitMoveForm, options
+from .blueprint import bp
+from .common import actor, field_errors
 
 
 def parent_choices(exclude=None):
@@ -89,64 +90,3 @@ def merge_unit(unit_id):
     merged_into = units.merge(actor(), [target.id], form.target_id.data, form.effective_on.data)
     flash(_("The unit was merged; its people and roles now belong to %(name)s.", name=merged_into.name))
     return redirect(url_for("admin.unit", unit_id=merged_into.id))
-
-
-@bp.route("/units/import", methods=["POST"])
-def import_units():
-    form = ImportForm()
-    report, refusal = None, None
-    if form.validate_on_submit():
-        try:
-            report = importing.import_units(actor(), form.file.data.read(), dry_run=form.dry_run.data).as_dict()
-        except Refused as exc:
-            refusal = exc
-            report = exc.fields.get("report")
-    status = 422 if refusal or not form.file.data else 200
-    return render_template("admin/import.html", form=form, report=report, refusal=refusal, what="units"), status
-
-
-@bp.route("/roles", methods=["GET", "POST"])
-def roles_page():
-    from .clients import listing as client_listing
-    form = RoleForm()
-    apps = client_listing(actor()) if actor().can("clients.read") else []
-    form.client_id.choices = options([("", _("(all applications: a global role)"))] + [
-        (c.client_id, c.meta.get("client_name") or c.client_id) for c in apps])
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                role = roles.create(actor(), {"code": form.code.data, "name": form.name.data,
-                                              "description": form.description.data or "",
-                                              "client_id": form.client_id.data or None,
-                                              "min_acr": form.min_acr.data or None})
-                flash(_("The role %(code)s was created.", code=role.code))
-                return redirect(url_for("admin.roles_page"))
-            except Refused as exc:
-                field_errors(form, exc)
-        status = 422
-    names = {c.client_id: c.meta.get("client_name") or c.client_id for c in apps}
-    rows = roles.listing(actor())
-    editable = {role.code for role, _ in rows if roles.editable(actor(), role)}
-    return render_template("admin/roles.html", rows=rows, form=form, names=names, editable=editable), status
-
-
-@bp.route("/roles/<code>", methods=["GET", "POST"])
-def role(code):
-    target = roles.get(actor(), code)
-    roles.check_editable(actor(), target)
-    form = RoleEditForm(obj=target)
-    if request.method == "GET":
-        form.min_acr.data = target.min_acr or ""
-    elif form.validate_on_submit():
-        try:
-            roles.update(actor(), target, {"name": form.name.data, "description": form.description.data or "",
-                                           "min_acr": form.min_acr.data or None})
-            flash(_("Saved."))
-            return redirect(url_for("admin.roles_page"))
-        except Refused as exc:
-            if exc.status != 422:
-                raise
-            field_errors(form, exc)
-    status = 200 if request.method == "GET" or not (form.errors or form.form_errors) else 422
-    return render_template("admin/role.html", role=target, form=form), status

@@ -1,100 +1,19 @@
-"""The administration console: server-rendered pages under ``/admin/``.
-
-Only for administrators whose session reached assurance level 2 (a second factor); a weaker
-session is sent to step up first. Pages show only what the actor may do, and every action is
-checked again by the rule modules, which record each refusal.
-"""
+"""Console pages for accounts: search, a new officer, one account, its changes, actions and roles."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
-from .. import events
-from ..accounts import assurance
-from ..accounts.views import sessions
-from ..clock import now
-from ..db import db
-from ..errors import render_error
-from . import accounts as rules
-from . import importing
-from . import roles as role_rules
-from .authz import Actor, Refused, refuse, require
-from .forms import AccountEditForm, ActionForm, GrantRoleForm, ImportForm, OfficerForm, SearchForm, options
-from .messages import message
-from .search import AccountQuery, search
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-PAGE = 50
+from ...db import db
+from .. import accounts as rules
+from .. import roles as role_rules
+from ..authz import Refused, refuse, require
+from ..forms import AccountEditForm, ActionForm, GrantRoleForm, OfficerForm, SearchForm, options
+from ..search import AccountQuery, search
+from .blueprint import bp
+from .common import PAGE, actor, field_errors
 
 
-@bp.before_request
-def guard():
-    session = sessions().current(now())
-    if session is None:
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-    actor = Actor.for_account(session.account)
-    if not actor.roles:
-        events.record("admin:request:refuse", actor=session.account_id,
-                      details={"action": "console", "reason": "not_admin", "path": request.path[:200]}, now=now())
-        db.session.commit()
-        abort(403)
-    if not assurance.satisfies(session.acr, assurance.LOA2):
-        # Step up on the same session; back here afterwards.
-        target = request.full_path.rstrip("?") if request.method == "GET" else url_for("admin.home")
-        endpoint = "accounts.second_factor" if session.account.has_second_factor else "accounts.enrol_totp"
-        return redirect(url_for(endpoint, next=target))
-    g.admin_actor = actor
-    return None
-
-
-@bp.errorhandler(Refused)
-def refused(exc: Refused):
-    if exc.status in (401, 403, 404):
-        return render_error(exc.status, exc.detail)
-    flash(str(exc.detail))
-    for field, code in (exc.fields or {}).items():
-        if field != "report":
-            flash(f"{field}: {message(code)}")
-    return redirect(g.get("back") or url_for("admin.home"))
-
-
-@bp.app_template_filter("admin_message")
-def admin_message(code):
-    return message(str(code))
-
-
-LABELS = {"citizen": _l("Citizen"), "business": _l("Business"), "officer": _l("Officer"), "admin": _l("Administrator"),
-          "active": _l("Active"), "locked": _l("Locked"), "disabled": _l("Disabled"), "province": _l("Province"),
-          "agency": _l("Agency"), "commune": _l("Commune")}
-
-
-@bp.app_context_processor
-def admin_globals():
-    return {"admin_actor": g.get("admin_actor"), "labels": LABELS}
-
-
-def actor() -> Actor:
-    return g.admin_actor
-
-
-def field_errors(form, exc: Refused) -> None:
-    for name, code in (exc.fields or {}).items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [message(code)]
-        else:
-            form.form_errors.append(f"{name}: {message(code)}")
-    if not exc.fields:
-        form.form_errors.append(str(exc.detail))
-
-
-@bp.route("/")
-def home():
-    return render_template("admin/home.html")
-
-
-# -- accounts ---------------------------------------------------------------------------------------------
 def unit_choices(write: bool = True, blank: bool = False):
     choices = [(u.id, f"{u.code} — {u.name}") for u in rules.scope_units(actor(), write)]
     return options(([(0, "—")] if blank else []) + choices)
@@ -237,22 +156,3 @@ def revoke_role(sub, code):
     role_rules.revoke_role(actor(), target, code)
     flash(_("The role was taken away."))
     return redirect(g.back)
-
-
-@bp.route("/accounts/import", methods=["GET", "POST"])
-def import_accounts():
-    form = ImportForm()
-    report, refusal = None, None
-    if form.validate_on_submit():
-        try:
-            report = importing.import_officers(actor(), form.file.data.read(), dry_run=form.dry_run.data).as_dict()
-        except Refused as exc:
-            refusal = exc
-            report = exc.fields.get("report")
-    return render_template("admin/import.html", form=form, report=report, refusal=refusal, what="officers",
-                           status=422 if refusal else 200), 422 if refusal else 200
-
-
-def init_app(app) -> None:
-    from . import views_org, views_ops  # noqa: F401  (their routes join this blueprint)
-    app.register_blueprint(bp)
