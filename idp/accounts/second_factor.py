@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from ..clock import now
 from . import browsers
 from .forms import ConfirmPasswordForm, DisableTotpForm, EnrolTotpForm, SecondFactorForm
-from .login_flow import PENDING  # noqa: F401  (the certificate views import it from here until they move)
 from .navigation import bp, current_account, follow, login_flow, login_required
 from .totp import provisioning_uri, qr_svg
 from .upstream import accounts as upstream_accounts
@@ -22,19 +21,6 @@ REMEMBER_DAYS = browsers.DAYS
 
 def totp():
     return current_app.extensions["idp.totp"]
-
-
-# -- kept for the modules that import them from here until they move (idp.admin, the certificate views) --
-def pending_account():
-    return login_flow().pending_account()
-
-
-def check_code(account, value: str) -> list[str] | None:
-    return ["pwd", "otp", "mfa"] if login_flow().check_code(account, value) else None
-
-
-def forget_browsers(account, *, moment) -> None:
-    browsers.forget_all(account, now=moment)
 
 
 @bp.after_app_request

@@ -16,9 +16,7 @@ from .forms import ChangePasswordForm, EmailForm, LoginForm, LogoutForm, NewPass
 from .mails import deliver
 from .messages import message
 from .models import AccountKind
-# Importable from here for the modules that still do (idp.admin, the certificate views) until they move.
-from .navigation import (accounts, bp, current_account, follow, login_flow, login_required,  # noqa: F401
-                         password_confirmed, safe_next, sessions)
+from .navigation import accounts, bp, current_account, follow, login_flow, login_required, safe_next, sessions
 from .services import RESET_PASSWORD, VERIFY_EMAIL, AccountError, LoginFailed, NewAccount
 
 

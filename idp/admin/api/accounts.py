@@ -5,6 +5,7 @@ from flask import request, url_for
 from flask_babel import gettext as _
 
 from ...db import db
+from .. import account_records as records
 from .. import accounts as account_rules
 from .. import audit, roles
 from ..authz import refuse, require
@@ -28,7 +29,7 @@ def list_accounts():
                      status=400)
     require(actor_, "accounts.read", "account.search")
     rows, next_cursor = search(db.session, query)
-    items = [account_rules.represent(actor_, a, full=False) for a in rows]
+    items = [records.represent(actor_, a, full=False) for a in rows]
     return paged(items, next_cursor, "admin_api.list_accounts",
                  **{k: v for k, v in request.args.items() if k != "cursor"})
 
@@ -36,7 +37,7 @@ def list_accounts():
 @bp.route("/accounts", methods=["POST"])
 def create_account():
     account, sent = account_rules.create_officer(actor(), body("AccountCreate"))
-    return ok(account_rules.represent(actor(), account), 201, etag=account_rules.etag(account),
+    return ok(records.represent(actor(), account), 201, etag=records.etag(account),
               headers={"Location": url_for("admin_api.read_account", sub=account.sub)})
 
 
@@ -44,15 +45,15 @@ def create_account():
 def read_account(sub):
     account = account_rules.find(actor(), sub)
     account_rules.viewed(actor(), account)
-    return ok(account_rules.represent(actor(), account), etag=account_rules.etag(account))
+    return ok(records.represent(actor(), account), etag=records.etag(account))
 
 
 @bp.route("/accounts/<sub>", methods=["PATCH"])
 def update_account(sub):
     account = account_rules.find(actor(), sub, write=True, action="account.update")
-    if_match(account_rules.etag(account), sub)
+    if_match(records.etag(account), sub)
     account = account_rules.update(actor(), account, body("AccountPatch"))
-    return ok(account_rules.represent(actor(), account), etag=account_rules.etag(account))
+    return ok(records.represent(actor(), account), etag=records.etag(account))
 
 
 @bp.route("/accounts/<sub>/<any(disable, enable, unlock):what>", methods=["POST"])
@@ -98,11 +99,11 @@ def grant_role(sub):
     account = account_rules.find(actor(), sub, write=True, action="role.grant")
     data = body("RoleGrant")
     roles.grant_role(actor(), account, data["role"], data.get("unit_id"))
-    return ok(account_rules.represent(actor(), account), 201, etag=account_rules.etag(account))
+    return ok(records.represent(actor(), account), 201, etag=records.etag(account))
 
 
 @bp.route("/accounts/<sub>/roles/<role>", methods=["DELETE"])
 def revoke_role(sub, role):
     account = account_rules.find(actor(), sub, write=True, action="role.revoke")
     roles.revoke_role(actor(), account, role)
-    return ok(account_rules.represent(actor(), account), etag=account_rules.etag(account))
+    return ok(records.represent(actor(), account), etag=records.etag(account))

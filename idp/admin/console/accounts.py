@@ -5,6 +5,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ...db import db
+from .. import account_records as records
 from .. import accounts as rules
 from .. import roles as role_rules
 from ..authz import Refused, refuse, require
@@ -31,7 +32,7 @@ def accounts_page():
                              unit_ids=actor().unit_scope(), limit=PAGE,
                              after=int(cursor) if cursor.isdigit() and len(cursor) < 10 else None)
         rows, next_cursor = search(db.session, query)
-    shown = [rules.represent(actor(), a, full=False) for a in rows]
+    shown = [records.represent(actor(), a, full=False) for a in rows]
     return render_template("admin/accounts.html", form=form, rows=shown, next_cursor=next_cursor, searched=searched)
 
 
@@ -64,7 +65,7 @@ def account(sub):
     grant_form.unit_id.choices = unit_choices()
     if target.unit_id:
         grant_form.unit_id.data = target.unit_id
-    return render_template("admin/account.html", account=target, shown=rules.represent(actor(), target),
+    return render_template("admin/account.html", account=target, shown=records.represent(actor(), target),
                            writable=writable and actor().account_id != target.id, events=rules.recent_events(
                                actor(), target), grant_form=grant_form, action_form=ActionForm())
 
@@ -76,15 +77,15 @@ def edit_account(sub):
     staff = target.kind in ("officer", "admin")
     form.unit_id.choices = unit_choices(blank=not staff or target.unit_id is None)
     if request.method == "GET":
-        form.etag.data = rules.etag(target)
+        form.etag.data = records.etag(target)
         form.unit_id.data = target.unit_id or 0
     if form.validate_on_submit():
-        if form.etag.data != rules.etag(target):
+        if form.etag.data != records.etag(target):
             exc = refuse(actor(), "account.update", "stale_etag", _("Someone changed this account while you were "
                                                                     "editing. Check the values and save again."),
                          status=412, target=sub)
             form.form_errors.append(str(exc.detail))
-            form.etag.data = rules.etag(target)
+            form.etag.data = records.etag(target)
             return render_template("admin/account_edit.html", form=form, account=target, staff=staff), 412
         changes = {"full_name": form.full_name.data, "email": form.email.data or None,
                    "phone": form.phone.data or None, "locale": form.locale.data}
