@@ -218,6 +218,12 @@ class CertificateService:
         db.session.commit()
         return True
 
+    @staticmethod
+    def removal_refused(account: Account, *, now) -> None:
+        """The person asked to remove a certificate without the right password or code: recorded."""
+        events.record("account:certificate:remove_failure", subject=account, actor=account, now=now)
+        db.session.commit()
+
     def expiring(self, now) -> list[BoundCertificate]:
         """Bound certificates that expire within the warning period and were not warned about yet."""
         horizon = now + timedelta(days=self.warning_days)

@@ -9,9 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import FileField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from ... import events
 from ...clock import now
-from ...db import db
 from ..forms import REQUIRED, printable, too_long
 from ..navigation import current_account, login_flow, login_required, password_confirmed
 from .messages import reason
@@ -134,8 +132,7 @@ def remove(certificate_id):
     if confirmed and account.totp_secret is not None:
         confirmed = login_flow().check_code(account, form.code.data or "")
     if not confirmed:
-        events.record("account:certificate:remove_failure", subject=account, actor=account, now=now())
-        db.session.commit()
+        service().removal_refused(account, now=now())
         flash(_("The password or the code is not correct. Nothing was changed."))
     elif service().remove(account, certificate_id, now=now()):
         flash(_("The certificate has been removed from your account."))
