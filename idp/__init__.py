@@ -9,7 +9,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import db, errors, i18n, limits
+from . import db, errors, i18n, limits, logs, metrics
 from .accounts.passwords import Passwords, make_hasher
 from .accounts.services import AccountService
 from .accounts.sessions import SessionService
@@ -63,6 +63,8 @@ def create_app(config: dict | None = None) -> Flask:
     _add_page_hooks(app, https=values["IDP_ISSUER"].startswith("https://"))
     _register_commands(app)
     logging.getLogger("idp").setLevel(logging.INFO)
+    logs.configure(app)
+    metrics.init_app(app)  # last: its timing wraps every other layer
     return app
 
 

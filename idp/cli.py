@@ -1,7 +1,10 @@
 """The ``idp`` command: a Flask CLI group over the same services the web uses."""
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 
 import click
 from flask.cli import FlaskGroup, pass_script_info
@@ -39,6 +42,11 @@ def serve(info, host, port, server_name, workers, threads, no_worker, access_log
     """Serve the application (SIGHUP: replace the workers gracefully; SIGTERM: stop after the requests in flight)."""
     from .db import db
 
+    # Metrics of every worker and of the delivery worker go to one folder (idp.metrics); it must be
+    # named before the application (and so prometheus-client) is loaded.
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="motid-metrics-")
     # No application context may be active while serving: Flask would reuse it for every
     # request, sharing ``g`` between requests.
     flask_app = info.load_app()
@@ -60,6 +68,8 @@ def serve(info, host, port, server_name, workers, threads, no_worker, access_log
         if helper is not None:
             helper.terminate()
             helper.wait(timeout=10)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _granian(flask_app, host, port, workers, threads, access_log) -> None:

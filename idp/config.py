@@ -103,6 +103,16 @@ SETTINGS = [
     Setting("IDP_CERT_PROXY_ADDRESSES", "",
             "Comma-separated addresses or networks of the TLS-terminating proxies whose client-certificate header "
             "is believed. Empty: TLS client-certificate login is off."),
+    Setting("IDP_METRICS_ALLOW", "",
+            "Comma-separated addresses or networks that may read /metrics (Prometheus text format), e.g. "
+            "127.0.0.1,10.0.5.0/24. With IDP_METRICS_TOKEN empty too, metrics are off: nothing is counted and "
+            "/metrics answers 404. Behind a proxy, set IDP_PROXY_HOPS so the reader's own address is seen."),
+    Setting("IDP_METRICS_TOKEN", "",
+            "A bearer token that may read /metrics from any address (Authorization: Bearer ...)."),
+    Setting("IDP_LOG_FORMAT", "text",
+            "text (the default) or json: one JSON object a line, with a line per request (request id, client "
+            "id, endpoint, status, duration). Tokens, passwords and 12-digit personal numbers are never "
+            "written."),
     Setting("IDP_CERT_HEADER", "X-SSL-Client-Cert",
             "The header in which the proxy forwards the client certificate (nginx: $ssl_client_escaped_cert)."),
 ]
@@ -208,12 +218,15 @@ def validate(config) -> None:
         raise ConfigError("IDP_ARGON2_* parameters are below argon2's minimum")
     if config["IDP_SESSION_IDLE_SECONDS"] <= 0 or config["IDP_SESSION_MAX_SECONDS"] <= 0:
         raise ConfigError("IDP_SESSION_IDLE_SECONDS and IDP_SESSION_MAX_SECONDS must be positive")
-    for network in (config["IDP_CERT_PROXY_ADDRESSES"] or "").split(","):
-        try:
-            if network.strip():
-                ipaddress.ip_network(network.strip(), strict=False)
-        except ValueError:
-            raise ConfigError(f"IDP_CERT_PROXY_ADDRESSES: {network.strip()!r} is not an address or network") from None
+    for name in ("IDP_CERT_PROXY_ADDRESSES", "IDP_METRICS_ALLOW"):
+        for network in (config.get(name) or "").split(","):
+            try:
+                if network.strip():
+                    ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(f"{name}: {network.strip()!r} is not an address or network") from None
+    if config.get("IDP_LOG_FORMAT", "text") not in ("text", "json"):
+        raise ConfigError("IDP_LOG_FORMAT must be text or json")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
         raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
     if config["IDP_CERT_CHALLENGE_SECONDS"] <= 0 or config["IDP_CERT_FETCH_TIMEOUT_SECONDS"] <= 0:

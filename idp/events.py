@@ -39,6 +39,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, bindparam, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import metrics
 from .db import UTCDateTime, db, utcnow
 
 GENESIS = "0" * 64  # lane 0's first prev_hash (the one chain's, before lanes)
@@ -237,6 +238,7 @@ def record(tag: str, *, subject=None, actor=None, details: dict | None = None, n
         client_id=client_id[:64] if isinstance(client_id, str) else None,
         created_at=now or utcnow(),
     )
+    metrics.count_event(tag, details)
     key = _head_and_key(event, _take_lane())
     event.hash = chain_hash(event.prev_hash, event, key)
     db.session.add(event)

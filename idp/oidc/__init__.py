@@ -11,7 +11,8 @@ def init_app(app) -> None:
     from ..worker import every_round
     from . import logout, registration, revocation
     from . import views as oidc_views
-    from .delivery import deliver_due
+    from .. import metrics
+    from .delivery import deliver_due, outbox_depth
     from .end_session import logged_out_page
 
     # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
@@ -25,4 +26,5 @@ def init_app(app) -> None:
     revocation.init_app(app)
     every_round(app, deliver_due)  # after the sessions sweep (registered first): the sessions it ends are told
     app.extensions["idp.logged_out_page"] = logged_out_page
+    metrics.gauge_source("backchannel_outbox_pending", "Back-channel logouts waiting to be delivered.", outbox_depth)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 
-from .. import net
+from .. import metrics, net
 from ..db import db
 from .models import LogoutDelivery
 
@@ -88,12 +88,23 @@ def deliver_due(moment, *, limit: int = ROUND_SIZE) -> int:
         row.attempts += 1
         if error is None:
             row.delivered_at, row.last_error = moment, None
+            metrics.count("backchannel_deliveries", result="delivered")
             continue
         row.last_error = error
         if row.attempts >= MAX_ATTEMPTS:
             row.failed_at = moment
+            metrics.count("backchannel_deliveries", result="failed")
             log.warning("back-channel logout to %s failed for good: %s", row.client_id, error)
         else:
             row.next_attempt_at = moment + backoff(row.attempts)
+            metrics.count("backchannel_deliveries", result="retry")
     db.session.commit()
     return len(rows)
+
+
+def outbox_depth(app) -> int:
+    """Back-channel logouts waiting to be delivered (the metrics' gauge, read at scrape time)."""
+    from sqlalchemy import func
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(LogoutDelivery).where(
+            LogoutDelivery.delivered_at.is_(None), LogoutDelivery.failed_at.is_(None)))

@@ -61,6 +61,7 @@ class PublishedDocuments:
         except Exception:  # noqa: BLE001 - e.g. the database is down: Flask answers with its error page
             log.warning("published %s: answered by Flask instead", name, exc_info=True)
             return self.wsgi_app(environ, start_response)
+        environ["idp.endpoint"] = "published." + name  # the request metrics' label
         if etag in [tag.strip() for tag in environ.get("HTTP_IF_NONE_MATCH", "").split(",")]:
             start_response("304 NOT MODIFIED", [h for h in headers if h[0] not in ("Content-Type", "Content-Length")])
             return []

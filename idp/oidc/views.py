@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from .. import metrics
 from ..accounts.navigation import current_account, login_required
 from ..clock import now
 from . import authorize as authorize_module
@@ -45,7 +46,10 @@ def authorize():
 
 @bp.route("/token", methods=["POST"])
 def token():
-    return server().create_token_response()
+    response = server().create_token_response()
+    if response.status_code == 200:
+        metrics.count_token(request.form.get("grant_type"))
+    return response
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtensionOID
 
+from ... import metrics
 from .revocation_status import REVOKED, UNKNOWN
 from .trust_store import TrustError, is_ca, load_certificates
 
@@ -104,6 +105,15 @@ class CertificateValidator:
                                   if oid.strip()}
 
     def validate(self, certificate: x509.Certificate, presented: list[x509.Certificate], now) -> ValidCertificate:
+        try:
+            valid = self._validate(certificate, presented, now)
+        except CertificateRejected as exc:
+            metrics.count("certificate_checks", result=exc.code)
+            raise
+        metrics.count("certificate_checks", result="valid")
+        return valid
+
+    def _validate(self, certificate, presented, now) -> ValidCertificate:
         if certificate.not_valid_after_utc < now:
             raise CertificateRejected("expired")
         if certificate.not_valid_before_utc > now:

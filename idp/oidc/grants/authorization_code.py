@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app, g
 from sqlalchemy import bindparam, select, update
 
+from ... import metrics
 from ...accounts.models import Account
 from ...clock import now
 from ...db import db
@@ -119,6 +120,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             spent = connection.execute(SPENT, params).first()
             if spent is not None:
                 revoke_grant(spent.grant_id, "code_replay", moment)
+                metrics.count("code_replays")
             db.session.commit()
             return None
         return SpentCode(**row._asdict())

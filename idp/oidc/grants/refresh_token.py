@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
+from ... import metrics
 from ...accounts.models import Account
 from ...clock import now
 from ...db import db
@@ -69,6 +70,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             rotated_at = connection.execute(ROTATED_AT, {"digest": token_digest}).scalar()
             if rotated_at is not None:  # presented again after rotation: assume theft
                 revoke_grant(grant.id, "refresh_token_reuse", moment)
+                metrics.count("refresh_token_reuse")
             db.session.commit()
             raise InvalidGrantError("The refresh token is not valid.")
         if grant.revoked_at is not None:  # as stored now, under the lock
