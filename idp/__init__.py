@@ -134,9 +134,10 @@ def _register_commands(app) -> None:
     from .accounts.cli import accounts_cli
     from .accounts.upstream.cli import upstreams_cli
     from .demo import demo_cli
+    from .retention import purge_command
     from .oidc.cli import clients_cli, deliveries_cli, keys_cli
 
-    for command in (accounts_cli, upstreams_cli, demo_cli, clients_cli, keys_cli, deliveries_cli):
+    for command in (accounts_cli, upstreams_cli, demo_cli, clients_cli, keys_cli, deliveries_cli, purge_command):
         if command.name not in app.cli.commands:  # a wing's richer group of the same name (admin) stays
             app.cli.add_command(command)
 
@@ -147,6 +148,8 @@ def _register_blueprints(app) -> None:
     from .health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from .accounts import purges
+    purges.init_app(app)
     app.register_blueprint(accounts_bp)
     from .oidc import init_app as init_oidc
     init_oidc(app)

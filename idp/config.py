@@ -57,6 +57,12 @@ SETTINGS = [
     Setting("IDP_SESSION_MAX_SECONDS", 12 * 3600, "An SSO session ends this long after login, used or not.", int),
     Setting("IDP_HOUSEKEEPING_SECONDS", 3600, "How often `idp worker` runs its housekeeping: certificate expiry "
             "warnings, purges of expired challenges and stale records.", int),
+    Setting("IDP_RETENTION_EXPIRED_DAYS", 7, "Days kept after they expired or were revoked: authorization codes, "
+            "refresh tokens, grants, used jti values, challenges, one-time links. Longer than an access token "
+            "lives.", int),
+    Setting("IDP_RETENTION_SESSION_DAYS", 30, "Days an ended or expired SSO session (and which applications "
+            "it signed in to) is kept, for the person's sessions page and investigations.", int),
+    Setting("IDP_RETENTION_OUTBOX_DAYS", 30, "Days a delivered or abandoned back-channel logout is kept.", int),
     Setting("IDP_LOGIN_LIMIT_PER_IP", "30/minute;300/hour", "Login attempts allowed from one IP address."),
     Setting("IDP_LOGIN_LIMIT_PER_ACCOUNT", "10/minute;60/hour",
             "Login attempts allowed against one login identifier, whatever the source address."),
@@ -227,6 +233,11 @@ def validate(config) -> None:
                 raise ConfigError(f"{name}: {network.strip()!r} is not an address or network") from None
     if config.get("IDP_LOG_FORMAT", "text") not in ("text", "json"):
         raise ConfigError("IDP_LOG_FORMAT must be text or json")
+    if config["IDP_RETENTION_EXPIRED_DAYS"] * 86400 < config["IDP_ACCESS_TOKEN_SECONDS"] or min(
+            config["IDP_RETENTION_EXPIRED_DAYS"], config["IDP_RETENTION_SESSION_DAYS"],
+            config["IDP_RETENTION_OUTBOX_DAYS"]) < 1:
+        raise ConfigError("IDP_RETENTION_*_DAYS must be at least 1, and IDP_RETENTION_EXPIRED_DAYS longer than "
+                          "an access token lives")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
         raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
     if config["IDP_CERT_CHALLENGE_SECONDS"] <= 0 or config["IDP_CERT_FETCH_TIMEOUT_SECONDS"] <= 0:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from . import errors
 from .clock import now
 from .db import UTCDateTime, db
-from .worker import housekeeping
+from . import retention
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def init_app(app) -> Limiter:
     # every endpoint only costs time.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions["idp.limiter"] = limiter
-    housekeeping(app, purge_expired_counters)
+    retention.job(app, purge_expired_counters)
 
     @app.errorhandler(StorageError)
     def store_unreachable(exc):

@@ -213,6 +213,30 @@ class Mailbox:
         return match.group(1)
 
 
+def at_once(app, job, count: int = 2) -> tuple[list, list]:
+    """Run ``job()`` in ``count`` threads at the same time, each in its own application context (and so
+    on its own database connection); the results and the exceptions, in completion order."""
+    import threading
+    results, failures, lock = [], [], threading.Lock()
+
+    def run():
+        try:
+            with app.app_context():
+                result = job()
+            with lock:
+                results.append(result)
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            with lock:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, failures
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -124,11 +124,16 @@ class SessionService:
         return self._end_rows([row for row in rows if row.ended_at is None], reason, now=now, actor=actor)
 
     def sweep_expired(self, now, limit: int = 500) -> int:
-        """End sessions past their idle or absolute lifetime (so the applications hear of it)."""
+        """End sessions past their idle or absolute lifetime (so the applications hear of it). Each row is
+        claimed by one UPDATE first: when several workers sweep at once, each session is ended and
+        announced by exactly one of them."""
         rows = db.session.scalars(select(SsoSession).where(
             SsoSession.ended_at.is_(None),
             (SsoSession.expires_at <= now) | (SsoSession.last_seen_at <= now - self.idle)).limit(limit)).all()
-        return self._end_rows(rows, "expired", now=now)
+        claimed = [row for row in rows if db.session.execute(
+            update(SsoSession).where(SsoSession.id == row.id, SsoSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason="expired")).rowcount == 1]
+        return self._end_rows(claimed, "expired", now=now)
 
     def _end_rows(self, rows, reason: str, *, now, actor=None) -> int:
         if not rows:

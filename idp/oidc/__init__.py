@@ -9,7 +9,7 @@ def init_app(app) -> None:
     """Register the protocol endpoints and wire the wing to the rest (called by :func:`idp.create_app`)."""
     from ..extensions import csrf
     from ..worker import every_round
-    from . import logout, registration, revocation
+    from . import logout, purges, registration, revocation
     from . import views as oidc_views
     from .. import metrics
     from .delivery import deliver_due, outbox_depth
@@ -22,6 +22,7 @@ def init_app(app) -> None:
         csrf.exempt(view)
     app.register_blueprint(oidc_views.bp)
     registration.init_app(app)
+    purges.init_app(app)
     logout.init_app(app)
     revocation.init_app(app)
     every_round(app, deliver_due)  # after the sessions sweep (registered first): the sessions it ends are told

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from ..clock import now
 from ..db import db, insert
-from ..worker import housekeeping
+from .. import retention
 from .clients import AUTH_METHODS
 from .grants.family import revoke_grant
 from .introspection import find_token
@@ -45,4 +45,4 @@ def purge_expired_revocations(moment) -> int:
 
 
 def init_app(app) -> None:
-    housekeeping(app, purge_expired_revocations)
+    retention.job(app, purge_expired_revocations)

@@ -12,7 +12,7 @@ from joserfc import jwk, jwt
 from idp.db import db
 from idp.oidc import delivery
 from idp.oidc.models import LogoutDelivery, SessionClient
-from tests.conftest import CSRF_RE, login, post_form
+from tests.conftest import CSRF_RE, at_once, login, post_form
 from tests.oidc.helpers import auth_params, basic, callback, code_for, decode, exchange, make_client
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -266,6 +266,34 @@ def test_expired_sessions_are_swept_and_announced(app, client, person, receiver,
     clock.advance(minutes=31)
     with app.app_context():
         assert app.extensions["idp.sessions"].sweep_expired(clock()) == 1
+        assert db.session.query(LogoutDelivery).count() == 1
+
+
+def test_two_workers_sweeping_at_once_announce_each_session_once(app, client, person, receiver, clock,
+                                                                  monkeypatch):
+    """Both sweeps find the session before either ends it; one UPDATE decides which one announces it."""
+    from sqlalchemy.orm import Session as OrmSession
+    portal, _ = logout_client(app, receiver)
+    code_for(app, client, portal)
+    clock.advance(minutes=31)
+    barrier = threading.Barrier(2, timeout=20)
+    scalars = OrmSession.scalars
+
+    class Rows(list):
+        def all(self):
+            return list(self)
+
+    def found_then_wait(self, statement, *args, **kwargs):
+        rows = Rows(scalars(self, statement, *args, **kwargs).all())
+        if "sso_sessions" in str(statement) and threading.current_thread() is not threading.main_thread():
+            barrier.wait()
+        return rows
+
+    monkeypatch.setattr(OrmSession, "scalars", found_then_wait)
+    ended, failures = at_once(app, lambda: app.extensions["idp.sessions"].sweep_expired(clock()))
+    monkeypatch.undo()
+    assert not failures and sorted(ended) == [0, 1]
+    with app.app_context():
         assert db.session.query(LogoutDelivery).count() == 1
 
 

@@ -198,7 +198,7 @@ def test_windows_follow_the_clock_and_are_purged(make_app, accounts, clock):
     assert stored and not any(CITIZEN_ID in key for key in stored)  # digests, not identifiers
     clock.advance(hours=1)
     assert login(client, CITIZEN_ID).status_code == 302
-    assert purge_expired_counters in app.extensions["idp.housekeeping"]  # run by `idp worker`
+    assert purge_expired_counters in app.extensions["idp.retention.jobs"]  # run by `idp purge` and `idp worker`
     with app.app_context():
         assert purge_expired_counters(clock() + timedelta(hours=2)) >= 1
         assert db.session.scalars(select(RateLimitCounter)).all() == []

@@ -13,6 +13,7 @@ import os
 def init_app(app) -> None:
     """Services, pages, rate limits and commands for certificates (one line in ``create_app``)."""
     from ...limits import setting
+    from ... import retention
     from ...worker import housekeeping
     from . import cli, views
     from .revocation_status import RevocationChecker
@@ -30,4 +31,5 @@ def init_app(app) -> None:
             app.view_functions[endpoint])
     cli.register(app)
     # Run by ``idp worker`` every IDP_HOUSEKEEPING_SECONDS: expiry warnings go out without a cron job.
-    housekeeping(app, cli.send_expiry_warnings, cli.purge_records)
+    housekeeping(app, cli.send_expiry_warnings)
+    retention.job(app, cli.purge_records)

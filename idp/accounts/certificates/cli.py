@@ -92,6 +92,8 @@ def send_expiry_warnings(moment) -> int:
     sent = 0
     with current_app.test_request_context():
         for row in _service().expiring(moment):
+            if not _service().claim_warning(row, now=moment):
+                continue  # another worker has it
             if row.account.email and deliver(row.account.email, *expiry_mail(row)):
                 sent += 1
             _service().mark_warned(row, now=moment)

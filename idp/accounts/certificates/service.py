@@ -232,6 +232,16 @@ class CertificateService:
             BoundCertificate.expiry_warned_at.is_(None)).order_by(BoundCertificate.not_after).limit(500)))
 
     @staticmethod
+    def claim_warning(row: BoundCertificate, *, now) -> bool:
+        """Take the expiry warning of ``row`` for this worker (one UPDATE, committed before the mail goes), so
+        that of several workers running at once exactly one sends it."""
+        claimed = db.session.execute(update(BoundCertificate).where(
+            BoundCertificate.id == row.id, BoundCertificate.expiry_warned_at.is_(None))
+            .values(expiry_warned_at=now)).rowcount == 1
+        db.session.commit()
+        return claimed
+
+    @staticmethod
     def mark_warned(row: BoundCertificate, *, now) -> None:
         row.expiry_warned_at = now
         events.record("account:certificate:expiry_warning", subject=row.account_id, now=now,

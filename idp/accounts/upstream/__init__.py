@@ -17,12 +17,12 @@ def init_app(app) -> None:
     """Wire the upstream logins to the application: their models, their pages (and the login page's
     buttons), logout to and from the upstream, and the purges of the worker's housekeeping. Called by :func:`idp.create_app`."""
     from ...extensions import csrf
-    from ...worker import housekeeping
+    from ... import retention
     from . import logout, models  # noqa: F401  (the tables are part of the application's metadata)
     from .buttons import login_buttons
     from .pending import purge
     from .views import backchannel_logout, bp
-    housekeeping(app, purge, logout.purge)
+    retention.job(app, purge, logout.purge)
     csrf.exempt(backchannel_logout)  # the upstream posts it, server to server (Back-Channel Logout §2.5)
     app.register_blueprint(bp)
     # The OpenID Provider's end-session endpoint asks, after MotID's logout, whether to go on upstream.

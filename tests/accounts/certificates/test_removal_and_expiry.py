@@ -9,7 +9,7 @@ from idp.accounts.certificates.models import BoundCertificate
 from idp.db import db
 from tests.accounts.certificates.helpers import (bind, bound, challenge_of, holder_of_an_expiring_certificate,
                                                  logged_in_with_a_second_factor, tags)
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, at_once
 
 
 def test_removal_needs_password_and_second_factor(app, client, accounts, pki, clock):
@@ -77,3 +77,27 @@ def test_purge_and_a_bad_parser_setting(make_app, trust_dir, runner, client, clo
     assert result.exit_code == 0 and result.output.startswith("1 challenge"), result.output
     with pytest.raises(ConfigError):
         make_app(IDP_CERT_IDENTITY_PARSER="no.such.module:parse")
+
+
+def test_two_workers_at_once_send_each_warning_once(make_app, trust_dir, smtp, pki, monkeypatch):
+    """Both workers find the certificate before either claims it; one UPDATE decides who mails."""
+    import threading
+
+    from idp.accounts.certificates import cli as certs_cli
+    from idp.accounts.certificates.service import CertificateService
+    from idp.db import utcnow
+    app = make_app(IDP_SMTP_URL=smtp.url)
+    holder_of_an_expiring_certificate(app, pki)
+    barrier = threading.Barrier(2, timeout=20)
+    found = CertificateService.expiring
+
+    def expiring(self, now):
+        rows = found(self, now)
+        barrier.wait()
+        return rows
+
+    monkeypatch.setattr(CertificateService, "expiring", expiring)
+    sent, failures = at_once(app, lambda: certs_cli.send_expiry_warnings((app.config.get("CLOCK") or utcnow)()))
+    assert not failures and sorted(sent) == [0, 1]
+    assert len(smtp.messages) == 1
+    assert [tag for tag, _ in tags(app)].count("account:certificate:expiry_warning") == 1
