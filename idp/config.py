@@ -63,6 +63,8 @@ SETTINGS = [
     Setting("IDP_RETENTION_SESSION_DAYS", 30, "Days an ended or expired SSO session (and which applications "
             "it signed in to) is kept, for the person's sessions page and investigations.", int),
     Setting("IDP_RETENTION_OUTBOX_DAYS", 30, "Days a delivered or abandoned back-channel logout is kept.", int),
+    Setting("IDP_AUDIT_RETENTION_DAYS", 0, "Days the audit log is kept; 0 keeps it for ever. Purged events "
+            "leave a checkpoint (an HMAC under the audit key), so `idp audit verify` still checks the rest.", int),
     Setting("IDP_LOGIN_LIMIT_PER_IP", "30/minute;300/hour", "Login attempts allowed from one IP address."),
     Setting("IDP_LOGIN_LIMIT_PER_ACCOUNT", "10/minute;60/hour",
             "Login attempts allowed against one login identifier, whatever the source address."),
@@ -235,7 +237,7 @@ def validate(config) -> None:
         raise ConfigError("IDP_LOG_FORMAT must be text or json")
     if config["IDP_RETENTION_EXPIRED_DAYS"] * 86400 < config["IDP_ACCESS_TOKEN_SECONDS"] or min(
             config["IDP_RETENTION_EXPIRED_DAYS"], config["IDP_RETENTION_SESSION_DAYS"],
-            config["IDP_RETENTION_OUTBOX_DAYS"]) < 1:
+            config["IDP_RETENTION_OUTBOX_DAYS"]) < 1 or config["IDP_AUDIT_RETENTION_DAYS"] < 0:
         raise ConfigError("IDP_RETENTION_*_DAYS must be at least 1, and IDP_RETENTION_EXPIRED_DAYS longer than "
                           "an access token lives")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:

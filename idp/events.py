@@ -73,6 +73,23 @@ class AuditEvent(db.Model):
     witness_hash = mapped_column(String(64), nullable=True)
 
 
+class AuditCheckpoint(db.Model):
+    """Where a lane starts after old events were purged (:mod:`idp.audit_purge`): the hash of the lane's last
+    purged event (its next event's ``prev_hash``), whether the lane was keyed by then, and the id through
+    which every lane was purged (``through_id``: a witness at or below it may be gone). ``mac`` is an HMAC
+    under the audit key ``key_id`` over all of it, so a checkpoint cannot be forged to hide a deletion."""
+
+    __tablename__ = "audit_checkpoints"
+
+    lane: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    prev_hash = mapped_column(String(64), nullable=True)  # None: the purged events predate the chain
+    keyed: Mapped[bool] = mapped_column(db.Boolean, nullable=False)
+    through_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    key_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    mac: Mapped[str] = mapped_column(String(64), nullable=False)
+    purged_at = mapped_column(UTCDateTime, nullable=False)
+
+
 class AuditKey(db.Model):
     """An audit-chain key, encrypted under the master key. Never changed or deleted: events name it."""
 

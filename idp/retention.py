@@ -7,7 +7,8 @@ most ``batch`` rows by primary key, committed on its own, so no table is locked 
 serving requests meanwhile waits at most for one batch. Wings whose older purges delete everything at once
 in a single statement (small tables) register them with :func:`job`; they run after the rules.
 
-The audit log is not purged here: it is kept whole (its chain must stay verifiable).
+The audit log has its own rule, ``IDP_AUDIT_RETENTION_DAYS`` (0: kept for ever), and its own purge,
+which keeps the chain verifiable (:mod:`idp.audit_purge`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, select, tuple_
 
+from .audit_purge import purge_audit
 from .db import db, utcnow
 from .worker import housekeeping
 
@@ -69,6 +71,7 @@ def purge(app, moment, *, batch: int = BATCH) -> dict[str, int]:
     for whole in app.extensions.get(JOBS, []):
         whole(moment)
         db.session.commit()
+    counts["audit_events"] = purge_audit(moment, batch=batch)
     return counts
 
 

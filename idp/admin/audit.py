@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from .. import events
 from ..accounts.models import Account
 from ..clock import now
 from ..db import db
-from ..events import AuditEvent, AuditKey, chain_hash, genesis
+from ..audit_purge import checkpoint_mac
+from ..events import AuditCheckpoint, AuditEvent, AuditKey, chain_hash, genesis
 from .authz import Actor, require
 
 EXPORT_LIMIT = 100_000
@@ -130,6 +132,7 @@ class Verification:
     head_id: int | None = None  # the newest event, whatever its lane
     head_hash: str | None = None
     heads: dict = field(default_factory=dict)  # lane → (id, hash) of its newest event: the anchors to note
+    purged_through: int | None = None  # events up to this id may have been purged (idp.audit_purge)
 
     @property
     def ok(self) -> bool:
@@ -169,7 +172,8 @@ def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_pr
     result = Verification(problems=[])
     anchors = dict(anchors or {})
     keys = _keys()
-    lanes: dict[int, _Lane] = {}
+    lanes, floor = _checkpoints(result, keys, limit_problems)
+    purged_lanes = set(lanes)
     last_id = 0
     while True:
         rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
@@ -179,7 +183,9 @@ def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_pr
         witnessed = _hashes({row.witness_id for row in rows if row.witness_id is not None})
         for row in rows:
             last_id = row.id
-            chained = _check_row(result, lanes.setdefault(row.lane, _Lane()), row, keys, witnessed, limit_problems)
+            chained = _check_row(result, lanes.setdefault(row.lane, _Lane()), row, keys, witnessed, limit_problems,
+                                 floor)
+            purged_lanes.discard(row.lane)
             if chained and row.id in anchors and anchors.pop(row.id) != row.hash:
                 _problem(result, row.id, "anchor_mismatch", limit_problems)
         db.session.expunge_all()
@@ -190,7 +196,24 @@ def verify(*, batch: int = 5000, anchors: dict[int, str] | None = None, limit_pr
         _problem(result, zero.last_id, "unsealed", limit_problems)
     for anchor_id in anchors:
         _problem(result, anchor_id, "anchor_missing", limit_problems)
+    for lane in sorted(purged_lanes):  # a purge keeps every lane's newest event: this one's were deleted
+        _problem(result, floor, "lane_emptied", limit_problems)
     return result
+
+
+def _checkpoints(result: Verification, keys: dict, limit: int) -> tuple[dict, int]:
+    """Where each purged lane starts (:mod:`idp.audit_purge`), each checkpoint's HMAC checked, and the id
+    through which events may have been purged (0 when none were)."""
+    lanes, floor = {}, 0
+    for checkpoint in db.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.lane)):
+        key = keys.get(checkpoint.key_id)
+        if key is None or not hmac.compare_digest(checkpoint.mac, checkpoint_mac(
+                key, checkpoint.lane, checkpoint.prev_hash, checkpoint.keyed, checkpoint.through_id)):
+            _problem(result, checkpoint.through_id, "checkpoint_changed", limit)
+        lanes[checkpoint.lane] = _Lane(previous=checkpoint.prev_hash, keyed=checkpoint.keyed)
+        floor = max(floor, checkpoint.through_id)
+    result.purged_through = floor or None
+    return lanes, floor
 
 
 def _hashes(ids: set[int]) -> dict[int, str]:
@@ -199,7 +222,8 @@ def _hashes(ids: set[int]) -> dict[int, str]:
     return dict(db.session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all())
 
 
-def _check_row(result: Verification, lane: _Lane, row: AuditEvent, keys: dict, witnessed: dict, limit: int) -> bool:
+def _check_row(result: Verification, lane: _Lane, row: AuditEvent, keys: dict, witnessed: dict, limit: int,
+               floor: int = 0) -> bool:
     """Check one event against its lane so far; False for an event from before the chain."""
     lane.last_id = row.id
     if row.hash is None:
@@ -211,7 +235,8 @@ def _check_row(result: Verification, lane: _Lane, row: AuditEvent, keys: dict, w
     if row.prev_hash != (lane.previous or genesis(row.lane)):
         _problem(result, row.id, "broken_link", limit)
     _check_content(result, row, keys, lane.keyed or row.lane != 0, limit)  # only lane 0 predates the key
-    if row.witness_id is not None and witnessed.get(row.witness_id) != row.witness_hash:
+    purged = row.witness_id is not None and row.witness_id <= floor and row.witness_id not in witnessed
+    if row.witness_id is not None and not purged and witnessed.get(row.witness_id) != row.witness_hash:
         _problem(result, row.id, "witness_missing" if row.witness_id not in witnessed else "witness_changed",
                  limit)
     lane.keyed = lane.keyed or row.key_id is not None

@@ -99,7 +99,9 @@ def verify(anchors):
     result = audit.verify(anchors=parsed)
     click.echo(f"checked {result.checked} events"
                + (f" ({result.legacy} with SHA-256, written before the chain was keyed)" if result.legacy else "")
-               + (f" ({result.unchained} older events were written before the chain began)" if result.unchained else ""))
+               + (f" ({result.unchained} older events were written before the chain began)" if result.unchained else "")
+               + (f" (events up to {result.purged_through} were purged by retention; checkpoints intact)"
+                  if result.purged_through and result.ok else ""))
     # Newest first. Each lane is a chain of its own: cutting off a lane's newest events is caught only
     # against its head, so every head is worth noting.
     for lane, (head_id, head_hash) in sorted(result.heads.items(), key=lambda item: -item[1][0]):
