@@ -27,7 +27,7 @@ class CacheVersion(db.Model):
 
 # cache name → the model classes whose rows it is built from (filled by :func:`track`)
 _TRACKED: dict[type, str] = {}
-NAMES = ("clients", "keys")
+NAMES = ("clients", "keys", "trust")
 
 
 def track(model: type, name: str) -> None:

@@ -129,7 +129,7 @@ def export(tag, account):
 
 @click.group("trust")
 def trust_cli():
-    """Trust anchors, intermediate CAs and CRLs for digital-signature certificates (keys/trust/)."""
+    """Trust anchors, intermediate CAs and CRLs for digital-signature certificates (in the database)."""
 
 
 def _trust_refused(exc: Refused, name: str = "") -> click.ClickException:
@@ -140,7 +140,7 @@ def _trust_refused(exc: Refused, name: str = "") -> click.ClickException:
 
 @trust_cli.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.File("rb"))
-@click.option("--crl", is_flag=True, help="the files are CRLs (PEM or DER), kept in keys/trust/crl/")
+@click.option("--crl", is_flag=True, help="the files are CRLs (PEM or DER), one kept per issuer")
 @with_appcontext
 def trust_add(files, crl):
     """Add CA certificates (PEM, DER or .cer; a self-issued one is an anchor) or CRLs, each recorded in the
@@ -148,7 +148,7 @@ def trust_add(files, crl):
     for handle in files:
         try:
             if crl:
-                click.echo(f"crl\t{trust.add_crl(operator(), handle.read()).path}")
+                click.echo(f"crl\t{trust.add_crl(operator(), handle.read()).name}")
                 continue
             for entry in trust.add(operator(), handle.read(), handle.name):
                 click.echo("\t".join(["anchor" if entry.anchor else "intermediate", entry.fingerprint,

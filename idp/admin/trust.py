@@ -1,15 +1,12 @@
 """Trust anchors, intermediate CAs and CRLs for digital-signature certificates: console, API and
 ``idp trust`` all go through here.
 
-The store is :class:`idp.accounts.certificates.trust_store.TrustStore` (files in ``keys/trust/``), the one the
-certificate validator reads; it drops its cache on every change, so an anchor added or removed
-here counts for the very next certificate validated, and other processes sharing the folder see
-the change at their next read. Who may: ``trust.read`` (province administrator, auditor) and
+The store is :class:`idp.accounts.certificates.trust_store.TrustStore` (rows in the database), the one the
+certificate validator reads; a change commits with its audit event, counts for the very next certificate
+validated in this process and on every other node within a second (:mod:`idp.versions`). Who may: ``trust.read`` (province administrator, auditor) and
 ``trust.write`` (province administrator, and the server's command line; never automation).
 """
 from __future__ import annotations
-
-import os
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -31,14 +28,14 @@ def represent(entry: TrustEntry) -> dict:
     return {"fingerprint": entry.fingerprint, "kind": "anchor" if entry.anchor else "intermediate",
             "subject": name_text(cert.subject), "issuer": name_text(cert.issuer),
             "serial": format(cert.serial_number, "x"), "not_before": cert.not_valid_before_utc.isoformat(),
-            "not_after": cert.not_valid_after_utc.isoformat(), "file": os.path.basename(entry.path)}
+            "not_after": cert.not_valid_after_utc.isoformat(), "file": entry.name}
 
 
 def represent_crl(entry: CrlEntry) -> dict:
     crl = entry.crl
     return {"issuer": name_text(crl.issuer), "last_update": crl.last_update_utc.isoformat(),
             "next_update": crl.next_update_utc.isoformat() if crl.next_update_utc else None,
-            "revoked": len(crl), "file": os.path.basename(entry.path)}
+            "revoked": len(crl), "file": entry.name}
 
 
 def listing(actor: Actor) -> list[TrustEntry]:
@@ -75,7 +72,7 @@ def add(actor: Actor, data: bytes, file_name: str = "") -> list[TrustEntry]:
 
 
 def add_crl(actor: Actor, data: bytes) -> CrlEntry:
-    """Keep a CRL (PEM or DER) in ``keys/trust/crl/``; it replaces the previous one of its issuer."""
+    """Keep a CRL (PEM or DER); it replaces the previous one of its issuer."""
     action = "trust.add_crl"
     require(actor, "trust.write", action)
     try:
@@ -103,7 +100,7 @@ def remove(actor: Actor, fingerprint: str) -> list[TrustEntry]:
     shown = represent(removed[0])
     events.record("admin:trust:remove", actor=actor.account_id, now=now(), details=who(actor, {
         **{key: shown[key] for key in ("fingerprint", "kind", "subject", "serial")},
-        "files": sorted({os.path.basename(e.path) for e in removed})}))
+        "files": sorted({e.name for e in removed})}))
     db.session.commit()
     return removed
 

@@ -48,8 +48,11 @@ def upload(b, data: bytes, name: str, path="/admin/trust", token=None):
 
 
 def trust_files(app) -> list[str]:
-    folder = os.path.join(app.config["IDP_KEYS_PATH"], "trust")
-    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder) for f in files)
+    """What is stored: the names of the trusted CAs and CRLs, as every node reads them from the database."""
+    from idp.accounts.certificates.models import TrustedCertificate, TrustedCrl
+    with app.app_context():
+        return sorted(list(db.session.scalars(select(TrustedCertificate.name)))
+                      + [key[:16] + ".crl" for key in db.session.scalars(select(TrustedCrl.issuer_key))])
 
 
 def validates(app, pki, label="citizen", now=T0):
@@ -303,3 +306,21 @@ def test_cli_goes_through_the_same_rules(app, runner, pki, tmp_path):
     assert refused.exit_code != 0 and "not a certification authority" in refused.output
     assert runner.invoke(args=["trust", "remove", "00000000"]).output.strip().endswith("matches 00000000")
     assert [(tag, actor) for tag, actor, _ in events(app)] == [("admin:trust:add", None)]
+
+
+# -- the legacy folder ------------------------------------------------------------------------------------
+def test_files_left_in_keys_trust_are_imported_once_and_a_removal_sticks(app, world, browser, pki, make_app):
+    from idp.accounts.certificates.trust_store import fingerprint as fp_of
+    folder = os.path.join(app.config["IDP_KEYS_PATH"], "trust")
+    os.makedirs(os.path.join(folder, "crl"), exist_ok=True)
+    with open(os.path.join(folder, "root.pem"), "w") as fh:
+        fh.write(pem(pki.root.cert))
+    with open(os.path.join(folder, "crl", "issuing.crl"), "wb") as fh:
+        fh.write(pki.inter.crl().public_bytes(serialization.Encoding.DER))
+    assert validates(app, pki) is not None  # the first read imports the folder
+    assert sorted(os.listdir(folder)) == ["crl", "root.pem.imported"]
+    assert len(trust_files(app)) == 2
+    b = english(browser("province"))
+    assert b.post(f"/admin/trust/{fp_of(pki.root.cert)}/remove", data={"csrf_token": csrf(b)}).status_code == 302
+    restarted = make_app()  # a new process reads the folder again: the removed root does not come back
+    assert validates(restarted, pki) is None

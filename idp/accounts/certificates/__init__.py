@@ -21,7 +21,8 @@ def init_app(app) -> None:
     from .trust_store import TrustStore
     from .validation import CertificateValidator
 
-    trust = app.extensions["idp.trust"] = TrustStore(os.path.join(app.config["IDP_KEYS_PATH"], "trust"))
+    trust = app.extensions["idp.trust"] = TrustStore(os.path.join(app.config["IDP_KEYS_PATH"], "trust"),
+                                                     app.extensions.get("idp.versions"))
     validator = CertificateValidator(trust, RevocationChecker(trust, app.config), app.config)
     app.extensions["idp.certificates"] = CertificateService(validator, app.config)
     app.register_blueprint(views.bp)

@@ -1,4 +1,5 @@
-"""Storage for digital-signature certificates: bindings, one-time challenges, revocation answers."""
+"""Storage for digital-signature certificates: bindings, one-time challenges, revocation answers, and the
+trusted CAs and CRLs (:mod:`.trust_store`)."""
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, false
@@ -77,3 +78,26 @@ class RevocationAnswer(db.Model):
     body = mapped_column(LargeBinary, nullable=False)
     fetched_at = mapped_column(UTCDateTime, nullable=False)
     next_update = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class TrustedCertificate(db.Model):
+    """A CA certificate MotID trusts: an anchor (self-issued) or an intermediate. In the database, so every
+    node trusts the same CAs the moment one of them changes the list (:mod:`idp.versions`)."""
+
+    __tablename__ = "trusted_certificates"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the DER, hex
+    der = mapped_column(LargeBinary, nullable=False)
+    anchor: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)  # the file it came from, for people
+    added_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class TrustedCrl(db.Model):
+    """The newest CRL an administrator gave for one issuer (a newer one replaces it)."""
+
+    __tablename__ = "trusted_crls"
+
+    issuer_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the issuer's DER name
+    der = mapped_column(LargeBinary, nullable=False)
+    added_at = mapped_column(UTCDateTime, nullable=False)

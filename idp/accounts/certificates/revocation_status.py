@@ -1,6 +1,6 @@
 """Revocation status of a certificate: local CRLs, OCSP (RFC 6960) and fetched CRLs (RFC 5280 §5).
 
-Order, per certificate of the chain below its anchor: a current CRL from ``keys/trust/crl/``; the
+Order, per certificate of the chain below its anchor: a current CRL an administrator gave; the
 OCSP responder named in the certificate's AIA; the CRLs at its distribution points. Fetched answers
 are verified (signature by the issuer or its delegated OCSP responder, issuer name, freshness)
 and kept in the database until their ``nextUpdate``, so every process shares them. When no source
@@ -116,7 +116,7 @@ class RevocationChecker:
         return Status(UNKNOWN, reason="; ".join(reasons) or "no revocation source")
 
     def locally_revoked(self, cert: x509.Certificate, now) -> bool:
-        """Whether a current CRL in ``keys/trust/crl/`` from the certificate's issuer lists it. No network
+        """Whether a current CRL given by an administrator from the certificate's issuer lists it. No network
         and no signature check: only to decide whether a certificate login is worth asking for (the
         login itself checks everything, as :meth:`status`)."""
         return any(crl.issuer == cert.issuer and _crl_status(crl, cert, now) == REVOKED

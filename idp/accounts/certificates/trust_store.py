@@ -1,12 +1,15 @@
-"""Trust anchors, intermediate CAs and local CRLs for digital-signature certificates (``keys/trust/``).
+"""Trust anchors, intermediate CAs and local CRLs for digital-signature certificates, in the database.
 
-Files in ``keys/trust/`` may be PEM (one or several certificates), DER, or ``.cer`` (either); a
-self-issued CA certificate is an anchor, any other CA certificate an intermediate. Several
-hierarchies live side by side (the national root in its old and new names, the Government's
-specialised root). CRLs, PEM or DER, go in ``keys/trust/crl/``. Every process reloads the folder
-when a file in it changes, so ``idp trust add`` or the administration's trust page (both through
-:mod:`idp.admin.trust`) on a node takes effect without a restart; nodes that do not share the
-folder need the same files (deployment copies ``keys/trust/``).
+A self-issued CA certificate is an anchor, any other CA certificate an intermediate; several hierarchies
+live side by side (the national root in its old and new names, the Government's specialised root). They
+are rows (:class:`~.models.TrustedCertificate`, :class:`~.models.TrustedCrl`) that every node reads, so
+``idp trust add`` or the administration's trust page (both through :mod:`idp.admin.trust`) on any node
+counts on every node within a second (:mod:`idp.versions` drops each process's parsed copy), with no
+restart and nothing to copy between machines.
+
+Files an operator put in ``keys/trust/`` (PEM, DER or ``.cer``) and ``keys/trust/crl/`` before the trust
+moved into the database are imported once, when a process first reads the store or the folder changes,
+and renamed ``*.imported`` so that a CA removed later does not come back.
 """
 from __future__ import annotations
 
@@ -16,9 +19,16 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...db import db, insert
+from ...versions import VersionedCache, track
+from .models import TrustedCertificate, TrustedCrl
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +116,7 @@ def name_text(name: x509.Name) -> str:
 @dataclass(frozen=True)
 class TrustEntry:
     certificate: x509.Certificate
-    path: str
+    name: str
     anchor: bool
 
     @property
@@ -117,69 +127,48 @@ class TrustEntry:
 @dataclass(frozen=True)
 class CrlEntry:
     crl: x509.CertificateRevocationList
-    path: str
+    name: str
+
+
+track(TrustedCertificate, "trust")
+track(TrustedCrl, "trust")
+
+
+def issuer_key(crl: x509.CertificateRevocationList) -> str:
+    return hashlib.sha256(crl.issuer.public_bytes()).hexdigest()
 
 
 class TrustStore:
-    """The CA certificates and CRLs in one folder, reloaded when the folder changes.
+    """The trusted CA certificates and CRLs, parsed once per process and dropped when any node changes them.
 
-    Changes made here take effect at once in this process (the cached stamp is dropped) and, in
-    other processes sharing the folder, at their next read (the stamp is every file's name, size
-    and modification time). Files are replaced whole, so a reader never sees half of one.
-    """
+    Changes are made in the caller's transaction (the caller records the event and commits): they count
+    here at the commit and on other nodes at their next check of :mod:`idp.versions`."""
 
-    def __init__(self, folder: str):
-        self.folder = folder
+    def __init__(self, folder: str, versions=None):
+        self.folder = folder  # the legacy folder, imported once
         self.crl_folder = os.path.join(folder, "crl")
+        self._cache = VersionedCache(versions, "trust") if versions is not None else None
         self._lock = threading.Lock()
-        self._stamp = None
-        self._entries: list[TrustEntry] = []
-        self._crls: list[CrlEntry] = []
+        self._folder_stamp = None
 
     # -- reading --------------------------------------------------------------------------
-    def _current_stamp(self):
-        stamp = []
-        for folder in (self.folder, self.crl_folder):
-            try:
-                with os.scandir(folder) as it:
-                    for item in it:
-                        try:
-                            if item.is_file():
-                                info = item.stat()
-                                stamp.append((item.path, info.st_mtime_ns, info.st_size))
-                        except FileNotFoundError:  # replaced or removed while we were listing
-                            continue
-            except FileNotFoundError:
-                continue
-        return tuple(sorted(stamp))
+    def _parsed(self):
+        self._import_folder()
+        if self._cache is None:
+            return self._load("all")
+        return self._cache.get("all", self._load)
 
-    def _refresh(self) -> None:
-        stamp = self._current_stamp()
-        if stamp == self._stamp:
-            return
-        with self._lock:
-            entries, crls = [], []
-            for path, _, _ in stamp:
-                name = path.lower()
-                directory = os.path.dirname(path)
-                try:
-                    with open(path, "rb") as fh:
-                        data = fh.read(MAX_CRL_BYTES + 1)
-                    if directory == self.crl_folder and name.endswith(CRL_SUFFIXES):
-                        crls.append(CrlEntry(load_crl(data), path))
-                    elif directory == self.folder and name.endswith(CERT_SUFFIXES):
-                        for cert in load_certificates(data):
-                            if is_ca(cert):
-                                entries.append(TrustEntry(cert, path, is_self_issued(cert)))
-                            else:
-                                log.warning("trust: %s holds a certificate that is not a CA; ignored", path)
-                except (TrustError, OSError) as exc:
-                    log.warning("trust: %s ignored: %s", path, exc)
-            self._entries, self._crls, self._stamp = entries, crls, stamp
+    @staticmethod
+    def _load(_key) -> tuple[list[TrustEntry], list[CrlEntry]]:
+        with Session(db.engine) as session:
+            certificates = session.execute(select(TrustedCertificate.der, TrustedCertificate.name,
+                                                  TrustedCertificate.anchor)).all()
+            crls = session.execute(select(TrustedCrl.der, TrustedCrl.issuer_key)).all()
+        entries = [TrustEntry(x509.load_der_x509_certificate(der), name, anchor) for der, name, anchor in certificates]
+        return entries, [CrlEntry(load_crl(der), key[:16] + ".crl") for der, key in crls]
 
     def entries(self) -> list[TrustEntry]:
-        self._refresh()
-        return list(self._entries)
+        return list(self._parsed()[0])
 
     def anchors(self) -> list[x509.Certificate]:
         return [e.certificate for e in self.entries() if e.anchor]
@@ -188,17 +177,15 @@ class TrustStore:
         return [e.certificate for e in self.entries() if not e.anchor]
 
     def crl_entries(self) -> list[CrlEntry]:
-        self._refresh()
-        return list(self._crls)
+        return list(self._parsed()[1])
 
     def local_crls(self) -> list[x509.CertificateRevocationList]:
         return [e.crl for e in self.crl_entries()]
 
-    # -- administration -------------------------------------------------------------------
+    # -- administration (in the caller's transaction) -----------------------------------------
     def add(self, data: bytes, name_hint: str = "") -> list[TrustEntry]:
-        """Store the CA certificates in ``data`` (PEM, one or more, or DER), one PEM file each, named
-        by fingerprint. All or nothing: a certificate that is not a CA, or is trusted already,
-        refuses the whole file."""
+        """Trust the CA certificates in ``data`` (PEM, one or more, or DER). All or nothing: a certificate
+        that is not a CA, or is trusted already, refuses the whole file."""
         certificates = load_certificates(data)
         if not certificates:
             raise TrustError("empty", "no certificate found")
@@ -210,57 +197,118 @@ class TrustStore:
             if fingerprint(cert) in known:
                 raise TrustError("duplicate", f"{subject} is trusted already")
             known.add(fingerprint(cert))
-        os.makedirs(self.folder, exist_ok=True)
-        added = []
-        for cert in certificates:
-            path = os.path.join(self.folder, _file_name(cert, name_hint))
-            _write(path, cert.public_bytes(serialization.Encoding.PEM))
-            added.append(TrustEntry(cert, path, is_self_issued(cert)))
-        self._stamp = None
+        added = [TrustEntry(cert, _name(cert, name_hint), is_self_issued(cert)) for cert in certificates]
+        for entry in added:
+            db.session.add(TrustedCertificate(fingerprint=entry.fingerprint, anchor=entry.anchor, name=entry.name,
+                                              der=entry.certificate.public_bytes(serialization.Encoding.DER),
+                                              added_at=_now()))
+        db.session.flush()
         return added
 
     def add_crl(self, data: bytes) -> CrlEntry:
-        """Store a CRL (PEM or DER) as DER, one file per issuer: a newer CRL replaces the older."""
+        """Keep a CRL (PEM or DER), one per issuer: a newer CRL replaces the older."""
         crl = load_crl(data)
         try:
-            name = hashlib.sha256(crl.issuer.public_bytes()).hexdigest()[:16] + ".crl"
+            key = issuer_key(crl)
             der = crl.public_bytes(serialization.Encoding.DER)
         except ValueError:
             raise TrustError("not_crl", "not a CRL (PEM or DER)") from None
-        os.makedirs(self.crl_folder, exist_ok=True)
-        path = os.path.join(self.crl_folder, name)
-        _write(path, der)
-        self._stamp = None
-        return CrlEntry(crl, path)
+        row = db.session.get(TrustedCrl, key)
+        if row is None:
+            db.session.add(TrustedCrl(issuer_key=key, der=der, added_at=_now()))
+        else:
+            row.der, row.added_at = der, _now()
+        db.session.flush()
+        return CrlEntry(crl, key[:16] + ".crl")
 
     def remove(self, prefix: str) -> list[TrustEntry]:
-        """Remove the anchors or intermediates whose fingerprint starts with ``prefix`` (8+ hex digits)."""
+        """Stop trusting the anchor or intermediate whose fingerprint starts with ``prefix`` (8+ hex digits)."""
         prefix = prefix.lower().replace(":", "")
         if not re.fullmatch(r"[0-9a-f]{8,64}", prefix):
             raise TrustError("fingerprint", "give at least 8 hex digits of the SHA-256 fingerprint")
         matches = [e for e in self.entries() if e.fingerprint.startswith(prefix)]
         if len({e.fingerprint for e in matches}) > 1:
             raise TrustError("ambiguous", "several certificates match; give more digits")
-        for path in sorted({e.path for e in matches}):
-            with open(path, "rb") as fh:
-                remaining = [c for c in load_certificates(fh.read()) if fingerprint(c) != matches[0].fingerprint]
-            if remaining:
-                _write(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in remaining))
-            else:
-                os.remove(path)
-        self._stamp = None
+        for entry in matches:
+            row = db.session.get(TrustedCertificate, entry.fingerprint)
+            if row is not None:
+                db.session.delete(row)
+        db.session.flush()
         return matches
 
+    # -- the legacy folder ----------------------------------------------------------------------
+    def _import_folder(self) -> None:
+        """Import the files of ``keys/trust/`` (and ``crl/``) once, in a transaction of their own."""
+        stamp = _stamp(self.folder, self.crl_folder)
+        if stamp == self._folder_stamp:
+            return
+        with self._lock:
+            imported = []
+            with Session(db.engine) as session:
+                for path in stamp:
+                    try:
+                        with open(path[0], "rb") as fh:
+                            data = fh.read(MAX_CRL_BYTES + 1)
+                        self._import_file(session, path[0], data)
+                        imported.append(path[0])
+                    except (TrustError, OSError, ValueError) as exc:
+                        log.warning("trust: %s ignored: %s", path[0], exc)
+                session.commit()
+            for path in imported:
+                try:
+                    os.replace(path, path + ".imported")
+                except OSError as exc:
+                    log.warning("trust: %s imported but could not be renamed: %s", path, exc)
+            self._folder_stamp = _stamp(self.folder, self.crl_folder)
+            if imported and self._cache is not None:
+                self._cache.clear()
 
-def _write(path: str, data: bytes) -> None:
-    """Replace ``path`` whole: other processes re-reading the folder never load half a file (the
-    temporary name has no certificate or CRL suffix, so they skip it)."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as fh:
-        fh.write(data)
-    os.replace(temporary, path)
+    def _import_file(self, session, path: str, data: bytes) -> None:
+        now = _now()
+        if os.path.dirname(path) == self.crl_folder:
+            crl = load_crl(data)
+            values = {"issuer_key": issuer_key(crl), "der": crl.public_bytes(serialization.Encoding.DER),
+                      "added_at": now}
+            session.execute(insert(TrustedCrl.__table__, session).values(**values)
+                            .on_conflict_do_update(index_elements=["issuer_key"], set_=values))
+            return
+        for cert in load_certificates(data):
+            if not is_ca(cert):
+                log.warning("trust: %s holds a certificate that is not a CA; ignored", path)
+                continue
+            session.execute(insert(TrustedCertificate.__table__, session).values(
+                fingerprint=fingerprint(cert), der=cert.public_bytes(serialization.Encoding.DER),
+                anchor=is_self_issued(cert), name=_name(cert, path), added_at=now).on_conflict_do_nothing())
+        _bump_trust(session)
 
 
-def _file_name(cert: x509.Certificate, hint: str) -> str:
+def _bump_trust(session) -> None:
+    """Bulk inserts are not seen by :mod:`idp.versions`' flush hook: bump the trust counter by hand."""
+    from ...versions import CacheVersion
+    table = CacheVersion.__table__
+    session.execute(insert(table, session).values(name="trust", version=1).on_conflict_do_update(
+        index_elements=[table.c.name], set_={"version": table.c.version + 1}))
+
+
+def _stamp(*folders) -> tuple:
+    found = []
+    for folder in folders:
+        suffixes = CRL_SUFFIXES if folder.endswith("crl") else CERT_SUFFIXES
+        try:
+            with os.scandir(folder) as it:
+                for item in it:
+                    if item.is_file() and item.name.lower().endswith(suffixes):
+                        info = item.stat()
+                        found.append((item.path, info.st_mtime_ns, info.st_size))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return tuple(sorted(found))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _name(cert: x509.Certificate, hint: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_-]+", "-", os.path.splitext(os.path.basename(hint))[0]).strip("-")[:40]
     return (base + "-" if base else "") + fingerprint(cert)[:16] + ".pem"
