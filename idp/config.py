@@ -91,6 +91,10 @@ SETTINGS = [
     Setting("IDP_OUTBOUND_DEADLINE_SECONDS", 5,
             "Total time allowed for one outbound HTTP exchange (request_uri, jwks_uri, back-channel logout; "
             "idp/net.py): DNS, connect, TLS and the whole body.", int),
+    Setting("IDP_UPSTREAM_JWKS_REFETCH_SECONDS", 60,
+            "A token naming a key an upstream provider's cached JWKS lacks (the upstream rotated) makes MotID "
+            "fetch that JWKS again at most once per this many seconds per provider and process, so tokens with "
+            "made-up kids cannot make MotID hammer the upstream.", int),
     # -- digital-signature certificates (idp/accounts/certificates/) --
     Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
             "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "

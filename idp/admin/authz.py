@@ -35,7 +35,8 @@ ADMIN_ROLES = {
 STAFF_KINDS = (AccountKind.OFFICER.value, AccountKind.ADMIN.value)
 
 # Capabilities. ``accounts.personal``: citizens' and businesses' identifiers in clear. ``trust.write``:
-# the CAs whose certificates log in at level 3 (a wrong anchor lets its holder reach level 3).
+# the CAs whose certificates log in at level 3 (a wrong anchor lets its holder reach level 3), and the
+# upstream identity providers (idp.admin.upstreams: a wrong issuer would log anyone into any account).
 # ``clients.privileged``: any change to an application that holds an admin:* scope or is first-party (its
 # secret, keys or redirect URI is a way into MotID's administration or, without a consent page, into
 # every account that uses it), making one so, or deleting one (idp.admin.clients). The province

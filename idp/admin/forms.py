@@ -172,3 +172,31 @@ class AuditFilterForm(FlaskForm):
     ip = StringField(_l("IP address"), [Optional(), too_long(45), printable])
     since = DateField(_l("From (date)"), [Optional()])
     until = DateField(_l("Until (date, inclusive)"), [Optional()])
+
+
+class UpstreamForm(FlaskForm):
+    """An upstream identity provider. Every value is judged by the registry; empty on a new provider takes
+    the profile's default, and an empty secret leaves the stored one."""
+
+    etag = HiddenField()
+    name = StringField(_l("Name (lower-case letters, digits and hyphens; in the redirect URI)"),
+                       [Optional(), too_long(40), printable])
+    profile = SelectField(_l("Profile"), choices=options([
+        ("vneid", _l("VNeID (national electronic identification)")),
+        ("dvcqg", _l("DVCQG (national public-service portal)")), ("oidc", _l("Other OpenID Connect provider")),
+        ("zalo", _l("Zalo (link only, level 1)"))]))
+    issuer = StringField(_l("Issuer URL (https; empty for Zalo)"), [Optional(), too_long(500), printable])
+    client_id = StringField(_l("Client ID MotID received"), [Optional(), too_long(200), printable])
+    client_secret = PasswordField(_l("Client secret (empty: unchanged)"), [Optional(), too_long(500), printable])
+    token_auth_method = SelectField(_l("Client authentication"), choices=options([
+        ("", _l("The profile's default")), ("client_secret_basic", "client_secret_basic"),
+        ("client_secret_post", "client_secret_post"), ("private_key_jwt", "private_key_jwt")]), default="")
+    scopes = StringField(_l("Scopes (space-separated; empty on a new provider: the profile's)"),
+                         [Optional(), too_long(500), printable])
+    acr_values = StringField(_l("acr_values to send (e.g. LoA1; may be empty)"), [Optional(), too_long(200), printable])
+    display_name = StringField(_l("Button text (empty on a new provider: the profile's)"),
+                               [Optional(), too_long(100), printable])
+    position = IntegerField(_l("Button order (lower first)"), [Optional()])
+    enabled = BooleanField(_l("Offered on the login page"), default=True)
+    endpoints = TextAreaField(_l("Endpoints discovery does not give (NAME=URL, one per line)"),
+                              [Optional(), too_long(3000)])

@@ -59,3 +59,18 @@ MESSAGES.update({
     "role.code_taken": _l("A role with this code already exists."),
     "role.client_unknown": _l("There is no application with this client_id."),
 })
+MESSAGES.update({
+    "upstream.name": _l("Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter or digit."),
+    "upstream.name_taken": _l("An upstream provider with this name exists already."),
+    "upstream.profile": _l("Choose the profile: vneid, dvcqg, oidc or zalo."),
+    "upstream.url": _l("Give an absolute https URL, without credentials or fragment."),
+    "upstream.text": _l("Use printable characters only, and not too many."),
+    "upstream.client_secret": _l("This client authentication needs a client secret (printable characters, at "
+                                 "most 500)."),
+    "upstream.token_auth_method": _l("Choose client_secret_basic, client_secret_post or private_key_jwt."),
+    "upstream.scopes": _l("Give space-separated scopes; an OpenID Connect profile needs openid."),
+    "upstream.tokens": _l("Give space-separated values."),
+    "upstream.position": _l("Give a whole number from 0 to 10000."),
+    "upstream.endpoints": _l("Give NAME=URL lines for the endpoints this profile needs: authorization_endpoint, "
+                             "token_endpoint, userinfo_endpoint, jwks_uri or end_session_endpoint."),
+})

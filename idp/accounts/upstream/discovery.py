@@ -1,5 +1,6 @@
 """Talking to an upstream: every exchange through :mod:`idp.net` (one deadline, a size cap, no private
-targets), the discovery document (OpenID Connect Discovery 1.0 §4) and the JWKS, cached per process.
+targets), the discovery document (OpenID Connect Discovery 1.0 §4) and the JWKS, cached per process; an
+unknown ``kid`` refetches the JWKS at most once per ``IDP_UPSTREAM_JWKS_REFETCH_SECONDS`` per provider.
 
 https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
 """
@@ -17,7 +18,7 @@ from joserfc.errors import JoseError
 from ... import net
 from ...clock import now as clock_now
 from ...config import is_loopback_host
-from .errors import UpstreamUnavailable
+from .errors import UpstreamTimedOut, UpstreamUnavailable
 from .profiles import PROFILES
 
 MAX_BYTES = 256 * 1024
@@ -48,7 +49,8 @@ def fetch_json(method: str, url: str, *, data: dict | None = None, headers: dict
     try:
         response = net.request(method, url, data=body, headers=headers, max_bytes=MAX_BYTES)
     except net.FetchError as exc:
-        raise UpstreamUnavailable(f"{urlsplit(url).netloc}: {exc.reason}") from None
+        slow = exc.reason == "deadline passed"  # net's reason when its one deadline ran out
+        raise (UpstreamTimedOut if slow else UpstreamUnavailable)(f"{urlsplit(url).netloc}: {exc.reason}") from None
     if response.status not in ok_statuses:
         raise UpstreamUnavailable(f"{urlsplit(url).netloc}: HTTP {response.status}")
     try:
@@ -67,12 +69,14 @@ class UpstreamCache:
     def __init__(self):
         self._metadata: dict = {}
         self._keys: dict = {}
+        self._refetched: dict = {}  # provider name -> when an unknown kid last made us fetch its JWKS
         self._lock = threading.Lock()
 
     def forget(self, name: str) -> None:
         with self._lock:
             self._metadata.pop(name, None)
             self._keys.pop(name, None)
+            self._refetched.pop(name, None)
 
     def metadata(self, provider) -> dict:
         """The provider's endpoints: its discovery document (if the profile has one), overridden by
@@ -94,7 +98,8 @@ class UpstreamCache:
         now = clock_now()
         uri = metadata["jwks_uri"]
         cached = self._keys.get(provider.name)
-        if not refresh and cached and cached[0] == uri and now - cached[1] < JWKS_TTL:
+        if cached and cached[0] == uri and (now - cached[1] < JWKS_TTL if not refresh
+                                            else not self._may_refetch(provider.name, now)):
             return cached[2]
         _, document = fetch_json("GET", uri)
         signing = [k for k in document.get("keys") or [] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
@@ -105,6 +110,19 @@ class UpstreamCache:
         with self._lock:
             self._keys[provider.name] = (uri, now, key_set)
         return key_set
+
+    def _may_refetch(self, name: str, now) -> bool:
+        """The refetch floor: an unknown kid fetches the JWKS again at most once per
+        ``IDP_UPSTREAM_JWKS_REFETCH_SECONDS`` per provider, so tokens with made-up kids cost the upstream
+        nothing more (they fail as "unknown key" on the cached set). Per process, like the cache it guards:
+        a floor shared across processes would leave the other processes' caches without a rotated key."""
+        floor = timedelta(seconds=current_app.config["IDP_UPSTREAM_JWKS_REFETCH_SECONDS"])
+        with self._lock:
+            last = self._refetched.get(name)
+            if last is not None and timedelta(0) <= now - last < floor:
+                return False
+            self._refetched[name] = now
+            return True
 
     @staticmethod
     def _check(provider, document: dict) -> None:

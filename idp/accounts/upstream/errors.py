@@ -22,6 +22,10 @@ class UpstreamUnavailable(UpstreamError):
     code = "unavailable"
 
 
+class UpstreamTimedOut(UpstreamUnavailable):
+    """The upstream did not answer within the outbound deadline (:mod:`idp.net`): a gateway timeout."""
+
+
 class UpstreamDenied(UpstreamError):
     """The upstream answered the authorization request with an ``error`` (e.g. ``access_denied``)."""
 

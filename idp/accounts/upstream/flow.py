@@ -52,8 +52,16 @@ def provider_named(name_or_provider) -> UpstreamProvider:
 
 def begin(provider, next_url: str | None, acr_values: str | None = None) -> str:
     """The URL to send the browser to; the pending login is stored (committed) before it returns.
-    ``acr_values`` overrides the provider's configured ones (a step-up asks for more)."""
-    provider = provider_named(provider)
+    ``acr_values`` overrides the provider's configured ones (a step-up asks for more). A failure (the
+    upstream down or slow, no such provider) is recorded like one at the callback."""
+    try:
+        return _begin(provider_named(provider), next_url, acr_values)
+    except UpstreamError as exc:
+        _rejected(getattr(provider, "name", provider), exc, step="start")
+        raise
+
+
+def _begin(provider: UpstreamProvider, next_url: str | None, acr_values: str | None) -> str:
     metadata = cache().metadata(provider)  # UpstreamUnavailable before anything is stored
     verifier = new_token(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -79,11 +87,15 @@ def finish(provider, args) -> UpstreamIdentity:
     try:
         return _finish(provider_named(provider), args)
     except UpstreamError as exc:
-        db.session.rollback()
-        events.record("account:upstream:reject", now=clock_now(),
-                      details={"provider": str(name)[:40], "error": exc.code, "reason": exc.reason[:300]})
-        db.session.commit()
+        _rejected(name, exc)
         raise
+
+
+def _rejected(name, exc: UpstreamError, **more) -> None:
+    db.session.rollback()
+    events.record("account:upstream:reject", now=clock_now(),
+                  details={"provider": str(name)[:40], "error": exc.code, "reason": exc.reason[:300], **more})
+    db.session.commit()
 
 
 def _finish(provider: UpstreamProvider, args) -> UpstreamIdentity:

@@ -1,5 +1,6 @@
-"""Upstream providers an administrator registers (``idp upstreams …``; later the console and the API):
-validated, audited (``admin:upstream:add|update|remove``), client secrets encrypted under the master key.
+"""Upstream providers an administrator registers (``idp upstreams …``, the admin console and the admin API,
+all through :class:`UpstreamRegistry`): validated, audited (``admin:upstream:add|update|remove``), client
+secrets encrypted under the master key.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ... import events
 from ...clock import now as clock_now
@@ -33,6 +35,14 @@ class InvalidProvider(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ProviderExists(InvalidProvider):
+    """``add`` with a name that is taken."""
+
+
+class ProviderNotFound(InvalidProvider):
+    """``update`` or ``remove`` of a name that is not registered."""
 
 
 class UpstreamRegistry:
@@ -61,11 +71,12 @@ class UpstreamRegistry:
     def client_secret(self, provider: UpstreamProvider) -> str | None:
         return self.master_key.decrypt(provider.client_secret).decode() if provider.client_secret else None
 
-    def add(self, name: str, *, actor=None, now=None, **fields) -> UpstreamProvider:
+    def add(self, name: str, *, actor=None, now=None, context: dict | None = None, **fields) -> UpstreamProvider:
+        """``context``: more for the audit event (e.g. the API client an administrator's token came through)."""
         if not isinstance(name, str) or not _NAME.match(name):
             raise InvalidProvider("name", "lower-case letters, digits and hyphens, at most 40")
         if self.get(name) is not None:
-            raise InvalidProvider("name", f"a provider named {name!r} exists already")
+            raise ProviderExists("name", f"a provider named {name!r} exists already")
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise InvalidProvider(sorted(unknown)[0], "unknown setting")
@@ -74,11 +85,15 @@ class UpstreamRegistry:
         provider = UpstreamProvider(name=name, created_at=now, updated_at=now)
         self._apply(provider, values)
         db.session.add(provider)
-        events.record("admin:upstream:add", actor=actor, now=now, details=_summary(name, values))
-        db.session.commit()
+        events.record("admin:upstream:add", actor=actor, now=now, details={**_summary(name, values), **(context or {})})
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same name added at the same moment elsewhere: the unique key decided
+            db.session.rollback()
+            raise ProviderExists("name", f"a provider named {name!r} exists already") from None
         return provider
 
-    def update(self, name: str, *, actor=None, now=None, **changes) -> UpstreamProvider:
+    def update(self, name: str, *, actor=None, now=None, context: dict | None = None, **changes) -> UpstreamProvider:
         provider = self._existing(name)
         unknown = set(changes) - set(FIELDS)
         if unknown:
@@ -89,22 +104,24 @@ class UpstreamRegistry:
         now = now or clock_now()
         self._apply(provider, {k: values[k] for k in changes})
         provider.updated_at = now
-        events.record("admin:upstream:update", actor=actor, now=now, details=_summary(name, changes))
+        events.record("admin:upstream:update", actor=actor, now=now,
+                      details={**_summary(name, changes), **(context or {})})
         db.session.commit()
         _forget_cached(name)
         return provider
 
-    def remove(self, name: str, *, actor=None, now=None) -> None:
+    def remove(self, name: str, *, actor=None, now=None, context: dict | None = None) -> None:
         provider = self._existing(name)
         db.session.delete(provider)
-        events.record("admin:upstream:remove", actor=actor, now=now or clock_now(), details={"name": name})
+        events.record("admin:upstream:remove", actor=actor, now=now or clock_now(),
+                      details={"name": name, **(context or {})})
         db.session.commit()
         _forget_cached(name)
 
     def _existing(self, name: str) -> UpstreamProvider:
         provider = self.get(name)
         if provider is None:
-            raise InvalidProvider("name", f"no provider named {name!r}")
+            raise ProviderNotFound("name", f"no provider named {name!r}")
         return provider
 
     def _apply(self, provider: UpstreamProvider, values: dict) -> None:

@@ -11,7 +11,7 @@ from ..navigation import current_account, follow, login_flow, login_required, sa
 from ...clock import now
 from . import backchannel, flow, step_up
 from . import logout as upstream_logout
-from .errors import UpstreamError, UpstreamUnavailable
+from .errors import UpstreamError, UpstreamTimedOut, UpstreamUnavailable
 from .messages import problem_text
 
 bp = Blueprint("upstream", __name__)
@@ -24,8 +24,8 @@ def _problem(code: str, status: int):
 
 def _error_page(exc: UpstreamError):
     status = 400
-    if isinstance(exc, UpstreamUnavailable):
-        status = 504 if "timed out" in exc.reason.lower() or "timeout" in exc.reason.lower() else 502
+    if isinstance(exc, UpstreamUnavailable):  # RFC 9110 §15.6.3, §15.6.5: the upstream failed, or was too slow
+        status = 504 if isinstance(exc, UpstreamTimedOut) else 502
     return _problem(exc.code, status)
 
 

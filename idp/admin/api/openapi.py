@@ -18,7 +18,8 @@ ADMIN_SCOPES_DOC = {
     "admin:accounts": "Accounts, units and roles",
     "admin:clients": "Applications (OIDC clients), their consents, signing keys (read)",
     "admin:audit": "The audit log",
-    "admin:trust": "Trusted certification authorities and revocation lists (changes: administrators in person only)",
+    "admin:trust": "Trusted certification authorities and revocation lists, upstream identity providers (changes: "
+                   "administrators in person only)",
 }
 
 PARAMS = {
@@ -37,6 +38,7 @@ PATH = {
     "client_id": {"name": "client_id", "in": "path", "required": True, "schema": text(64, 1)},
     "kid": {"name": "kid", "in": "path", "required": True, "schema": text(64, 1)},
     "role": {"name": "role", "in": "path", "required": True, "schema": text(80, 1)},
+    "upstream": {"name": "name", "in": "path", "required": True, "schema": text(40, 1)},
     "fingerprint": {"name": "fingerprint", "in": "path", "required": True,
                     "description": "the SHA-256 fingerprint (hex), or a prefix of at least 8 digits matching one CA",
                     "schema": {"type": "string", "pattern": "^[0-9A-Fa-f:]{8,95}$"}},
@@ -152,6 +154,16 @@ PATHS = {
     "/trust/{fingerprint}": {
         "delete": op("Stop trusting a CA (certificates chaining only through it stop validating at once)", T,
                      schema="TrustedCAList", params=[PATH["fingerprint"]])},
+    "/upstreams": {
+        "get": op("Upstream identity providers people log in through, in button order", T, schema="UpstreamList"),
+        "post": op("Register an upstream identity provider (VNeID, DVCQG, OpenID Connect, Zalo); the client secret "
+                   "is write-only", T, ok=201, schema="Upstream", body="UpstreamCreate", etag=True)},
+    "/upstreams/{name}": {
+        "get": op("Read an upstream provider", T, schema="Upstream", params=[PATH["upstream"]], etag=True),
+        "patch": op("Change an upstream provider (a secret given replaces the stored one)", T, schema="Upstream",
+                    body="UpstreamPatch", params=[PATH["upstream"], PARAMS["if_match"]], etag=True),
+        "delete": op("Remove an upstream provider (its button goes at once; account links stay, unused)", T,
+                     schema="ActionResult", params=[PATH["upstream"]])},
     "/audit/events": {
         "get": op("Audit events, newest first", U, schema="EventList",
                   params=[query("tag", text(80), "exact, or a prefix ending in ':'"),
@@ -170,8 +182,8 @@ def document(issuer: str) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "MotID administration API", "version": "1",
-                 "description": "Accounts, units, roles, applications, keys, trusted certification authorities and the "
-                                "audit log of MotID. "
+                 "description": "Accounts, units, roles, applications, keys, trusted certification authorities, "
+                                "upstream identity providers and the audit log of MotID. "
                                 "Authorised by MotID access tokens: an administrator's own (assurance level 2, "
                                 "limited to what their roles allow) or an application's client-credentials "
                                 "token with the admin scopes an administrator granted it. Errors are RFC 9457 "

@@ -37,6 +37,45 @@ UNIT_REF = {"type": ["object", "null"], "required": ["id", "code", "code_list", 
             "properties": {"id": {"type": "integer"}, "code": {"type": "string"}, "code_list": {"type": "string"},
                            "name": {"type": "string"}}}
 
+# Upstream providers: the schema gives shapes only; the registry (idp.accounts.upstream.registry) judges the
+# values (profile, https URLs, scope tokens, the secret a method needs) and names the field it refuses.
+UPSTREAM_SETTINGS = {
+    "profile": {**text(10, 1), "description": "vneid, dvcqg, oidc or zalo: the claim mapping and defaults"},
+    "issuer": {**text(500, 1), "description": "the issuer URL (https; discovery is read from it); Zalo's is preset"},
+    "client_id": text(200, 1),
+    "client_secret": {**text(500, 1), "writeOnly": True,
+                      "description": "never returned (see has_secret); in a change, replaces the stored one"},
+    "token_auth_method": {**text(30, 1), "description": "client_secret_basic, client_secret_post or private_key_jwt"},
+    "scopes": {**text(500), "description": "space-separated; an OpenID Connect profile needs openid"},
+    "acr_values": {"type": ["string", "null"], "maxLength": 200, "description": "sent to the upstream (e.g. LoA1)"},
+    "display_name": {**text(100, 1), "description": "the login button's text"},
+    "position": {"type": "integer", "description": "button order, 0 to 10000: lower first"},
+    "enabled": {"type": "boolean"},
+    "endpoints": {"type": ["object", "null"], "maxProperties": 5, "additionalProperties": text(500),
+                  "description": "endpoints discovery does not give (Zalo): authorization_endpoint, token_endpoint, "
+                                 "userinfo_endpoint, jwks_uri, end_session_endpoint"},
+}
+UPSTREAM_SCHEMAS = {
+    "Upstream": {"type": "object", "required": ["name", "profile", "issuer", "client_id", "has_secret", "enabled"],
+                 "properties": {"name": {"type": "string"}, "profile": {"type": "string"}, "issuer": {"type": "string"},
+                                "client_id": {"type": "string"}, "has_secret": {"type": "boolean"},
+                                "token_auth_method": {"type": "string"}, "scopes": {"type": "string"},
+                                "acr_values": NULLABLE_TEXT, "display_name": {"type": "string"},
+                                "position": {"type": "integer"}, "enabled": {"type": "boolean"},
+                                "endpoints": {"type": ["object", "null"]},
+                                "redirect_uri": {"type": "string", "description": "to register at the upstream"},
+                                "created_at": {"type": "string"}, "updated_at": {"type": "string"}}},
+    "UpstreamList": {"type": "object", "required": ["items"],
+                     "properties": {"items": {"type": "array", "items": ref("Upstream")}}},
+    "UpstreamCreate": {"type": "object", "required": ["name"], "additionalProperties": False,
+                       "description": "A new upstream provider; settings not given take the profile's defaults.",
+                       "properties": {"name": {**text(40, 1), "description": "lower-case letters, digits, hyphens"},
+                                      **UPSTREAM_SETTINGS}},
+    "UpstreamPatch": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                      "description": "The settings to change; null clears acr_values or endpoints.",
+                      "properties": UPSTREAM_SETTINGS},
+}
+
 SCHEMAS = {
     "Problem": {
         "type": "object", "required": ["type", "title", "status"],
@@ -200,6 +239,7 @@ SCHEMAS = {
     "Trust": {"type": "object", "required": ["items", "crls"],
               "properties": {"items": {"type": "array", "items": ref("TrustedCA")},
                              "crls": {"type": "array", "items": ref("Crl")}}},
+    **UPSTREAM_SCHEMAS,
 }
 
 

@@ -2,8 +2,6 @@
 upstream that is down or slow gives a typed error within the outbound deadline, never a hang."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -67,32 +65,6 @@ def test_an_unreachable_upstream_is_a_typed_error(app):
     _register(app, f"http://127.0.0.1:{free_port()}")
     with app.app_context(), pytest.raises(UpstreamUnavailable, match="transport"):
         flow.begin("vneid", "/")
-
-
-@pytest.fixture
-def silent_server():
-    """Accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    held, stop = [], threading.Event()
-
-    def accept():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(2)
-    for connection in held:
-        connection.close()
-    listener.close()
 
 
 def test_a_slow_upstream_fails_within_the_deadline(make_app, silent_server):
