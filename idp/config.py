@@ -80,6 +80,17 @@ SETTINGS = [
     Setting("IDP_ACCESS_TOKEN_SECONDS", 900, "Lifetime of an access token (JWT, RFC 9068).", int),
     Setting("IDP_ID_TOKEN_SECONDS", 900, "Lifetime of an ID token.", int),
     Setting("IDP_REFRESH_TOKEN_SECONDS", 30 * 86400, "Lifetime of a refresh token (rotated on every use).", int),
+    # -- device authorization grant (RFC 8628, idp/oidc/device.py): kiosks and counter screens --
+    Setting("IDP_DEVICE_CODE_SECONDS", 600,
+            "Lifetime of a device code and its user code (RFC 8628 §3.2 expires_in): how long a person has to "
+            "approve a kiosk's request.", int),
+    Setting("IDP_DEVICE_POLL_SECONDS", 5,
+            "The polling interval a device is given (RFC 8628 §3.2 interval); a device that polls faster gets "
+            "slow_down and 5 more seconds.", int),
+    Setting("IDP_DEVICE_CODE_LIMIT_PER_IP", "10/minute;60/hour",
+            "User codes one address may submit on the verification page (/device): against guessing."),
+    Setting("IDP_DEVICE_CODE_LIMIT_GLOBAL", "300/minute",
+            "User codes all addresses together may submit on the verification page: against distributed guessing."),
     Setting("IDP_KEY_ROTATION_DELAY_SECONDS", 3600,
             "After `idp keys rotate`, how long a new key is only published before it signs; must exceed "
             "relying parties' JWKS cache time.", int),
@@ -246,5 +257,7 @@ def validate(config) -> None:
                           "an access token lives")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
         raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
+    if config["IDP_DEVICE_CODE_SECONDS"] <= 0 or config["IDP_DEVICE_POLL_SECONDS"] <= 0:
+        raise ConfigError("IDP_DEVICE_CODE_SECONDS and IDP_DEVICE_POLL_SECONDS must be positive")
     if config["IDP_CERT_CHALLENGE_SECONDS"] <= 0 or config["IDP_CERT_FETCH_TIMEOUT_SECONDS"] <= 0:
         raise ConfigError("IDP_CERT_CHALLENGE_SECONDS and IDP_CERT_FETCH_TIMEOUT_SECONDS must be positive")

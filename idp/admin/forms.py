@@ -131,6 +131,7 @@ class ClientForm(FlaskForm):
     grant_authorization_code = BooleanField(_l("Authorization code (people log in)"), default=True)
     grant_refresh_token = BooleanField(_l("Refresh tokens"))
     grant_client_credentials = BooleanField(_l("Client credentials (the application itself)"))
+    grant_device_code = BooleanField(_l("Device code (kiosks and counter screens, RFC 8628)"))
     scope = StringField(_l("Allowed scopes (space-separated)"), [Optional(), too_long(1000), printable])
     first_party = BooleanField(_l("First-party (no consent page)"))
     require_pkce = BooleanField(_l("Require PKCE"))

@@ -8,8 +8,10 @@ from __future__ import annotations
 def init_app(app) -> None:
     """Register the protocol endpoints and wire the wing to the rest (called by :func:`idp.create_app`)."""
     from ..extensions import csrf
+    from .. import retention
+    from ..limits import apply as apply_limits
     from ..worker import every_round
-    from . import logout, purges, registration, revocation
+    from . import device, device_views, logout, purges, registration, revocation
     from . import views as oidc_views
     from .. import metrics
     from .delivery import deliver_due, outbox_depth
@@ -18,9 +20,12 @@ def init_app(app) -> None:
     # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
     # (the consent decision checks its own token).
     for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
-                 oidc_views.revoke, oidc_views.end_session):
+                 oidc_views.revoke, oidc_views.end_session, device_views.authorize):
         csrf.exempt(view)
     app.register_blueprint(oidc_views.bp)
+    app.register_blueprint(device_views.bp)
+    apply_limits(app, device_views.LIMITS)
+    retention.job(app, device.purge)
     registration.init_app(app)
     purges.init_app(app)
     logout.init_app(app)

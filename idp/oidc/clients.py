@@ -17,7 +17,8 @@ from ..versions import VersionedCache
 from .models import Client
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4 (kiosks, counter screens)
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 ADMIN_SCOPES = ("admin:accounts", "admin:clients", "admin:audit", "admin:trust")  # the administration API (idp/admin)
 # An administrator must allow these per client (admin:* only the province administrator).

@@ -26,6 +26,7 @@ def metadata() -> dict:
         "introspection_endpoint": endpoint("oidc.introspect"),
         "revocation_endpoint": endpoint("oidc.revoke"),
         "end_session_endpoint": endpoint("oidc.end_session"),
+        "device_authorization_endpoint": endpoint("device.authorize"),
         "frontchannel_logout_supported": True,
         "frontchannel_logout_session_supported": True,
         "backchannel_logout_supported": True,

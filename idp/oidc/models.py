@@ -124,6 +124,35 @@ class Grant(db.Model):
     account = relationship("Account")
 
 
+class DeviceAuthorization(db.Model):
+    """One device authorization request (RFC 8628 §3.1) from its start to its one redemption.
+
+    Both codes are stored as digests; ``decision`` is None (pending), ``allow`` or ``deny``; the person's
+    session facts are copied at approval, as an authorization code copies them."""
+
+    __tablename__ = "oidc_device_authorizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    scope: Mapped[str] = mapped_column(Text, nullable=False)
+    claims = mapped_column(JSON, nullable=True)  # the OIDC "claims" request parameter
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    interval: Mapped[int] = mapped_column(Integer, nullable=False)  # seconds; +5 on every slow_down (§3.5)
+    last_polled_at = mapped_column(UTCDateTime, nullable=True)
+    decision = mapped_column(String(5), nullable=True)
+    decided_at = mapped_column(UTCDateTime, nullable=True)
+    account_id = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True)
+    sid = mapped_column(String(64), nullable=True)
+    auth_time = mapped_column(UTCDateTime, nullable=True)
+    acr = mapped_column(String(60), nullable=True)
+    amr = mapped_column(JSON, nullable=True)
+    used_at = mapped_column(UTCDateTime, nullable=True)
+    grant_id = mapped_column(ForeignKey("oidc_grants.id", ondelete="SET NULL"), nullable=True)
+
+
 class RevokedAccessToken(db.Model):
     """An access token revoked on its own (RFC 7009) before it expired. Access tokens are self-contained
     JWTs and not stored: this list, the grant's ``revoked_at`` (through the token's ``gid``) and the

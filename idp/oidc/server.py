@@ -10,7 +10,9 @@ from flask import Response
 from .client_auth import ClientSecretJWT, PrivateKeyJWT
 from .clients import SCOPES
 from .grants.authorization_code import AuthorizationCodeGrant, PkceS256
+from .device import DeviceEndpoint
 from .grants.client_credentials import ClientCredentialsGrant
+from .grants.device_code import DeviceCodeGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .introspection import Introspection
 from .revocation import Revocation
@@ -80,6 +82,8 @@ def build_server(app, clients) -> Server:
     server.register_grant(AuthorizationCodeGrant, [PkceS256(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)
+    server.register_endpoint(DeviceEndpoint)
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)
     return server

@@ -91,6 +91,7 @@ class LiveServer:
     password: str
     clients: dict[str, RegisteredClient] = field(default_factory=dict)
     log_path: Path | None = None
+    env: dict = field(default_factory=dict)  # the server's environment, for more `idp` commands
 
     def metadata(self) -> dict:
         response = requests.get(self.issuer + "/.well-known/openid-configuration", timeout=HTTP_TIMEOUT)
@@ -195,7 +196,7 @@ def live_server(tmp_path_factory, interop_database):
                                     "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    preexec_fn=_die_with_parent)
     server = LiveServer(issuer=issuer, sub=sub, identifier=CITIZEN_ID, password=PASSWORD, clients=clients,
-                        log_path=log_path)
+                        log_path=log_path, env=env)
     try:
         wait_until_up(process, issuer, server.log_tail, START_TIMEOUT)
         yield server

@@ -192,8 +192,9 @@ SCHEMAS = {
                        "redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
                        "post_logout_redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
                        "request_uris": {"type": ["array", "null"], "maxItems": 20, "items": text(2000)},
-                       "grant_types": {"type": "array", "maxItems": 3, "items": {
-                           "enum": ["authorization_code", "refresh_token", "client_credentials"]}},
+                       "grant_types": {"type": "array", "maxItems": 4, "items": {
+                           "enum": ["authorization_code", "refresh_token", "client_credentials",
+                                    "urn:ietf:params:oauth:grant-type:device_code"]}},
                        "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post",
                                                                "client_secret_jwt", "private_key_jwt", "none"]},
                        "scope": text(1000), "first_party": {"type": "boolean"}, "require_pkce": {"type": "boolean"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from ...oidc.clients import DEVICE_CODE
 from .. import clients
 from ..authz import Refused
 from ..etags import etag_of
@@ -11,7 +12,8 @@ from ..forms import ActionForm, ClientForm
 from .blueprint import bp
 from .common import actor, field_errors
 
-GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
+FIELDS = {DEVICE_CODE: "device_code"}  # grant type → the form field's suffix
 
 
 def _lines(text: str | None) -> list[str]:
@@ -20,7 +22,7 @@ def _lines(text: str | None) -> list[str]:
 
 def client_settings(form: ClientForm) -> dict:
     """The form as the metadata and settings :mod:`idp.admin.clients` takes (None removes a field)."""
-    grants = [g_ for g_ in GRANTS if getattr(form, f"grant_{g_}").data]
+    grants = [g_ for g_ in GRANTS if getattr(form, f"grant_{FIELDS.get(g_, g_)}").data]
     return {
         "client_name": form.client_name.data, "redirect_uris": _lines(form.redirect_uris.data),
         "post_logout_redirect_uris": _lines(form.post_logout_redirect_uris.data) or None,
@@ -48,7 +50,7 @@ def fill(form: ClientForm, client) -> None:
     form.frontchannel_logout_uri.data = meta.get("frontchannel_logout_uri", "")
     form.token_endpoint_auth_method.data = meta.get("token_endpoint_auth_method")
     for grant in GRANTS:
-        getattr(form, f"grant_{grant}").data = grant in meta.get("grant_types", [])
+        getattr(form, f"grant_{FIELDS.get(grant, grant)}").data = grant in meta.get("grant_types", [])
     form.scope.data = meta.get("scope", "")
     form.first_party.data, form.require_pkce.data = client.first_party, client.require_pkce
     form.default_acr_values.data = (meta.get("default_acr_values") or [""])[0]
