@@ -1,4 +1,5 @@
-"""``idp clients create|update|delete|rotate-secret``: the command line's way to change applications.
+"""``idp clients create|update|delete|rotate-secret|exchange-allow|exchange-deny|exchange-list``: the command
+line's way to change applications and the services they may obtain tokens for (RFC 8693, RFC 8707).
 
 They join the ``idp clients`` group (:mod:`idp.oidc.cli`) and call the same rules as the console and the
 API (:mod:`idp.admin.clients`) as the server's operator (:func:`idp.admin.authz.operator`): every change is
@@ -18,7 +19,7 @@ from ..keys import ALGORITHMS
 from ..oidc.cli import clients_cli, echo_client
 from ..oidc.clients import AUTH_METHODS, GRANT_TYPES
 from ..oidc.models import Client
-from . import clients
+from . import clients, exchange
 from .authz import Refused, operator
 from .messages import message
 
@@ -146,6 +147,42 @@ def rotate_secret(client_id):
     click.echo(f"client_secret: {secret}   (shown once; store it now)")
 
 
+@click.command("exchange-allow")
+@click.argument("client_id")
+@click.argument("audience")
+@click.option("--scope", required=True, help="the scopes allowed at most, space-separated")
+@with_appcontext
+def exchange_allow(client_id, audience, scope):
+    """Let a client obtain tokens for AUDIENCE (a service name or resource URI): token exchange, resource indicators."""
+    try:
+        exchange.allow(operator(), _get(client_id), audience, scope)
+    except Refused as exc:
+        raise _refused(exc) from None
+    click.echo(f"{client_id}: may obtain tokens for {audience} ({' '.join(scope.split())})")
+
+
+@click.command("exchange-deny")
+@click.argument("client_id")
+@click.argument("audience")
+@with_appcontext
+def exchange_deny(client_id, audience):
+    """Stop a client obtaining tokens for AUDIENCE (tokens already issued run out)."""
+    try:
+        exchange.deny(operator(), _get(client_id), audience)
+    except Refused as exc:
+        raise _refused(exc) from None
+    click.echo(f"{client_id}: no more tokens for {audience}")
+
+
+@click.command("exchange-list")
+@click.argument("client_id")
+@with_appcontext
+def exchange_list(client_id):
+    """The services a client may obtain tokens for, one per line: audience, tab, scopes."""
+    for rule in exchange.rules(operator(), _get(client_id)):
+        click.echo(f"{rule.audience}\t{rule.scope}")
+
+
 def register() -> None:
-    for command in (create, update, delete, rotate_secret):
+    for command in (create, update, delete, rotate_secret, exchange_allow, exchange_deny, exchange_list):
         clients_cli.add_command(command)

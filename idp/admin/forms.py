@@ -132,6 +132,7 @@ class ClientForm(FlaskForm):
     grant_refresh_token = BooleanField(_l("Refresh tokens"))
     grant_client_credentials = BooleanField(_l("Client credentials (the application itself)"))
     grant_device_code = BooleanField(_l("Device code (kiosks and counter screens, RFC 8628)"))
+    grant_token_exchange = BooleanField(_l("Token exchange (a service acting for a person, RFC 8693)"))
     scope = StringField(_l("Allowed scopes (space-separated)"), [Optional(), too_long(1000), printable])
     first_party = BooleanField(_l("First-party (no consent page)"))
     require_pkce = BooleanField(_l("Require PKCE"))
@@ -145,6 +146,13 @@ class ClientForm(FlaskForm):
     refresh_token_lifetime = IntegerField(_l("Refresh token lifetime (seconds)"),
                                           [Optional(), NumberRange(min=1, max=2**31 - 1)])
     etag = HiddenField()
+
+
+class ExchangeRuleForm(FlaskForm):
+    """One row of the table of services an application may obtain tokens for (idp.admin.exchange)."""
+
+    audience = StringField(_l("Service (audience name or resource URI)"), [REQUIRED, too_long(2000), printable])
+    scope = StringField(_l("Scopes allowed at most (space-separated)"), [REQUIRED, too_long(1000), printable])
 
 
 class KeyRotateForm(FlaskForm):

@@ -73,4 +73,6 @@ MESSAGES.update({
     "upstream.position": _l("Give a whole number from 0 to 10000."),
     "upstream.endpoints": _l("Give NAME=URL lines for the endpoints this profile needs: authorization_endpoint, "
                              "token_endpoint, userinfo_endpoint, jwks_uri or end_session_endpoint."),
+    "exchange.audience": _l("Name the service: printable characters without spaces, at most 2000."),
+    "exchange.scope": _l("List one or more scopes MotID knows, separated by spaces."),
 })

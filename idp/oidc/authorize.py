@@ -23,7 +23,7 @@ from ..accounts.upstream import step_up as upstream_step_up
 from ..accounts.navigation import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
-from . import consent, request_object, role_assurance
+from . import consent, request_object, resources, role_assurance
 from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
 from .interaction import (DECISION, RESPONSE_MODES, check_decision_csrf, consent_page, error_page, login_redirect,
                           respond, resume_url, resumed_after, set_ui_locale, shown_matches)
@@ -124,9 +124,27 @@ def checked_parameters(grant, params: dict, redirect_uri: str) -> tuple[set, dic
     return scopes, claims_request, prompts
 
 
+def requested_resources(grant, client, params: dict, redirect_uri: str, *, from_object: bool) -> list[str]:
+    """RFC 8707 §2: the ``resource`` (a string; in a request object also an array of one), an absolute URI
+    without a fragment and in the client's table, else ``invalid_target`` back to the client. One per
+    request: the login and consent round trips carry one value per parameter."""
+    raw = params.get("resource") if from_object else grant.request.payload.datalist.get("resource")
+    if isinstance(raw, str):
+        raw = [raw]
+    if raw is not None and not isinstance(raw, list):
+        raise resources.InvalidTargetError("resource must be a string or an array of strings.",
+                                           redirect_uri=redirect_uri)
+    values = resources.requested(raw, redirect_uri)
+    if len(values) > 1:
+        raise resources.InvalidTargetError("Name one resource per authorization request.", redirect_uri=redirect_uri)
+    resources.check_allowed(client.client_id, values, redirect_uri)
+    return values
+
+
 def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str, obj=None):
     scopes, claims_request, prompts = checked_parameters(grant, params, redirect_uri)
     g.oidc_claims = claims_request
+    g.oidc_resources = requested_resources(grant, client, params, redirect_uri, from_object=obj is not None)
     set_ui_locale(params.get("ui_locales"))
 
     if needs_login(client, params, prompts, redirect_uri):

@@ -18,7 +18,8 @@ from .models import Client
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4 (kiosks, counter screens)
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, TOKEN_EXCHANGE)
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 ADMIN_SCOPES = ("admin:accounts", "admin:clients", "admin:audit", "admin:trust")  # the administration API (idp/admin)
 # An administrator must allow these per client (admin:* only the province administrator).
@@ -126,6 +127,8 @@ def _check_authentication(out: dict) -> None:
         raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {list(AUTH_METHODS)}")
     if method == "none" and "client_credentials" in out["grant_types"]:
         raise InvalidClientMetadata("a public client cannot use client_credentials")
+    if method == "none" and TOKEN_EXCHANGE in out["grant_types"]:  # the caller is the actor: it must authenticate
+        raise InvalidClientMetadata("a public client cannot use token exchange")
     if method == "private_key_jwt" and not (out.get("jwks") or out.get("jwks_uri")):
         raise InvalidClientMetadata("private_key_jwt needs jwks or jwks_uri")
     if out.get("jwks") is not None and out.get("jwks_uri"):

@@ -77,7 +77,8 @@ class Introspection(IntrospectionEndpoint):
             claims = token.access.claims
             body = {"active": True, "token_type": "Bearer", "iss": issuer,
                     **{name: claims[name] for name in ("client_id", "scope", "exp", "iat", "sub", "jti", "aud",
-                                                       "auth_time", "acr", "amr", "sid", "cnf") if name in claims}}
+                                                       "auth_time", "acr", "amr", "sid", "cnf", "act")
+                       if name in claims}}
             return body
         grant, record = token.record.grant, token.record
         body = {"active": True, "client_id": grant.client_id, "scope": grant.scope, "token_type": "refresh_token",

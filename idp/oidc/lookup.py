@@ -3,7 +3,12 @@
 Access tokens are self-contained (RFC 9068) and not stored one by one. One is live when its signature,
 ``iss``, ``typ`` and ``exp`` hold and, in one statement: its grant (claim ``gid``) is not revoked and
 its ``jti`` is not on the revocation list. A ``client_credentials`` token has no grant: its client must
-still exist. Every revocation path ends the grant or lists the ``jti``, so the answer is authoritative.
+still exist. A token obtained by exchange (RFC 8693, claim ``act``) names the grant of the token it was
+exchanged from, so it ends with that grant; its own client (the actor) must still exist. Every
+revocation path ends the grant or lists the ``jti``, so the answer is authoritative.
+
+A token whose ``aud`` is another service (RFC 8707, RFC 8693) is live, and introspection says so, but
+MotID's own resources (UserInfo, the admin API) ask for ``ours=True`` and do not accept it.
 """
 from __future__ import annotations
 
@@ -76,10 +81,16 @@ GRANT_ALIVE_WITH_ACCOUNT = (select(GRANTS.id, GRANTS.client_id, GRANTS.account_i
                             .outerjoin(Account, Account.id == GRANTS.account_id).where(GRANTS.handle == bindparam("gid")))
 
 
-def live_access_token(token: str, keys, issuer: str, now, *, with_account: bool = False) -> LiveAccess | None:
-    """The live access token behind ``token``, or None (one statement)."""
+def names_audience(aud, audience: str) -> bool:
+    return aud == audience or (isinstance(aud, list) and audience in aud)
+
+
+def live_access_token(token: str, keys, issuer: str, now, *, with_account: bool = False,
+                      ours: bool = False) -> LiveAccess | None:
+    """The live access token behind ``token``, or None (one statement). ``ours``: only one whose audience
+    is MotID itself (RFC 9068 §4: a resource server accepts only tokens meant for it)."""
     claims = access_token_claims(token, keys, issuer, now)
-    if claims is None:
+    if claims is None or (ours and not names_audience(claims.get("aud"), issuer)):
         return None
     gid = claims.get("gid")
     if gid is None:  # client_credentials: the client itself is the grant
@@ -95,7 +106,13 @@ def live_access_token(token: str, keys, issuer: str, now, *, with_account: bool 
         row = db.session.execute(GRANT_ALIVE_WITH_ACCOUNT, params).first()
     else:
         row = db.session.connection().execute(GRANT_ALIVE, params).first()
-    if row is None or row.revoked_at is not None or row.revoked or row.client_id != claims["client_id"]:
+    if row is None or row.revoked_at is not None or row.revoked:
+        return None
+    if "act" in claims:  # exchanged by another client (the actor) from a token of this grant
+        from .clients import service
+        if service().cached(claims["client_id"]) is None:
+            return None
+    elif row.client_id != claims["client_id"]:
         return None
     return LiveAccess(claims, row, row.Account if with_account else None)
 

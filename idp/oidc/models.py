@@ -82,6 +82,7 @@ class AuthorizationCode(db.Model):
     acr: Mapped[str] = mapped_column(String(60), nullable=False)
     amr = mapped_column(JSON, nullable=False)
     claims = mapped_column(JSON, nullable=True)  # the OIDC "claims" request parameter
+    resources = mapped_column(JSON, nullable=True)  # RFC 8707 resource indicators of the request
     created_at = mapped_column(UTCDateTime, nullable=False)
     expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
     used_at = mapped_column(UTCDateTime, nullable=True)
@@ -120,6 +121,7 @@ class Grant(db.Model):
     revoked_at = mapped_column(UTCDateTime, nullable=True)
     revoke_reason = mapped_column(String(40), nullable=True)
     cnf_x5t = mapped_column(String(43), nullable=True)  # RFC 8705 x5t#S256 its access tokens are bound to
+    resources = mapped_column(JSON, nullable=True)  # RFC 8707: the resources authorized with the code
 
     account = relationship("Account")
 
@@ -151,6 +153,22 @@ class DeviceAuthorization(db.Model):
     amr = mapped_column(JSON, nullable=True)
     used_at = mapped_column(UTCDateTime, nullable=True)
     grant_id = mapped_column(ForeignKey("oidc_grants.id", ondelete="SET NULL"), nullable=True)
+
+
+class ExchangePolicy(db.Model):
+    """An administrator's rule: ``client_id`` may obtain access tokens for ``audience`` (a service's
+    logical name or resource URI) carrying at most ``scope``, by token exchange (RFC 8693) or with a
+    resource indicator (RFC 8707). No row, no token for that service."""
+
+    __tablename__ = "oidc_exchange_policies"
+    __table_args__ = (UniqueConstraint("client_id", "audience", name="uq_oidc_exchange_policies_client_audience"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oidc_clients.client_id", ondelete="CASCADE"), nullable=False)
+    audience: Mapped[str] = mapped_column(String(2000), nullable=False)
+    scope: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    updated_at = mapped_column(UTCDateTime, nullable=False)
 
 
 class RevokedAccessToken(db.Model):

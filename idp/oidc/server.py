@@ -14,6 +14,7 @@ from .device import DeviceEndpoint
 from .grants.client_credentials import ClientCredentialsGrant
 from .grants.device_code import DeviceCodeGrant
 from .grants.refresh_token import RefreshTokenGrant
+from .grants.token_exchange import TokenExchangeGrant
 from .introspection import Introspection
 from .revocation import Revocation
 
@@ -84,6 +85,7 @@ def build_server(app, clients) -> Server:
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(DeviceCodeGrant)
     server.register_endpoint(DeviceEndpoint)
+    server.register_grant(TokenExchangeGrant)
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)
     return server

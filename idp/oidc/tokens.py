@@ -49,16 +49,22 @@ class TokenIssuer:
             return min(timedelta(seconds=value), default)
         return default
 
+    def access_lifetime(self, client) -> timedelta:
+        return self._lifetime(client, "access_token_lifetime", self.access_ttl)
+
     def access_token(self, grant, now, scope: str | None = None, ttl: timedelta | None = None,
-                     sub: str | None = None) -> tuple[str, int]:
+                     sub: str | None = None, audience=None, act: dict | None = None) -> tuple[str, int]:
         """``grant``: a :class:`Grant`, or for ``client_credentials`` any object with its attributes and
-        ``handle`` None (no grant is stored for a client acting for itself)."""
+        ``handle`` None (no grant is stored for a client acting for itself). ``audience``: the ``aud`` when
+        the token is for another service (RFC 8707), else MotID; ``act``: the actor claim (RFC 8693 §4.1)."""
         ttl = ttl or self.access_ttl
         scope = scope or grant.scope
         if sub is None:
             sub = grant.account.sub if grant.account_id is not None else grant.client_id
-        claims = {"iss": self.issuer, "sub": sub, "aud": self.issuer, "client_id": grant.client_id,
+        claims = {"iss": self.issuer, "sub": sub, "aud": audience or self.issuer, "client_id": grant.client_id,
                   "scope": scope, "jti": new_token(16), "iat": epoch(now), "exp": epoch(now + ttl)}
+        if act:
+            claims["act"] = act
         if grant.handle is not None:
             claims["gid"] = grant.handle
         if grant.auth_time is not None:
@@ -96,11 +102,12 @@ class TokenIssuer:
         return self.keys.sign(claims, alg=alg, now=now)
 
     def response(self, client, grant, *, now, refresh: bool, nonce=None, id_token=False,
-                 scope: str | None = None, sub: str | None = None) -> dict:
+                 scope: str | None = None, sub: str | None = None, audience=None) -> dict:
         """The token endpoint's JSON body; the caller commits. ``grant``: a :class:`Grant` or a row of its
         columns; ``sub``: the subject when the caller already has it (else read from ``grant.account``)."""
         access, expires_in = self.access_token(grant, now, scope,
-                                               self._lifetime(client, "access_token_lifetime", self.access_ttl), sub)
+                                               self._lifetime(client, "access_token_lifetime", self.access_ttl), sub,
+                                               audience)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                 "scope": scope or grant.scope}
         if refresh:

@@ -49,7 +49,7 @@ def userinfo():
     app = current_app
     autocommit_reads()  # UserInfo writes nothing
     found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment,
-                              with_account=True)
+                              with_account=True, ours=True)  # not a token for another service (RFC 8707)
     if found is None:
         return bearer_error(401, "invalid_token", "The access token is invalid, expired or revoked.")
     if not holder_matches(found.cnf_x5t):

@@ -14,13 +14,14 @@ from werkzeug.exceptions import HTTPException
 
 from ...errors import render_error
 from ...extensions import csrf
-from . import (accounts, audit, authentication, clients, importing, keys, openapi, responses, roles, trust, units,
-               upstreams)
+from . import (accounts, audit, authentication, clients, exchange, importing, keys, openapi, responses, roles, trust,
+               units, upstreams)
 from .blueprint import bp
 from .responses import problem
 
 # Imported for the routes and handlers they add to bp; listed so that no import looks unused.
-RESOURCES = (responses, authentication, openapi, accounts, importing, units, roles, clients, keys, trust, upstreams,
+RESOURCES = (responses, authentication, openapi, accounts, importing, units, roles, clients, exchange, keys, trust,
+             upstreams,
              audit)
 
 

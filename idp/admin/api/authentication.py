@@ -34,7 +34,8 @@ def authenticate():
         return problem(401, "invalid_token", _("An access token is required."),
                        headers={"WWW-Authenticate": 'Bearer realm="MotID"'})
     app = current_app
-    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], now(), with_account=True)
+    found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], now(), with_account=True,
+                              ours=True)
     if found is None:
         return _unauthorized("The access token is invalid, expired or revoked.")
     scopes = set(found.scope.split()) & set(ADMIN_SCOPES)

@@ -26,7 +26,7 @@ PARAMS = {
     "limit": {"name": "limit", "in": "query", "description": "page size, at most 100 (larger is refused)",
               "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
     "cursor": {"name": "cursor", "in": "query", "description": "the next_cursor of the previous page",
-               "schema": {"type": "string", "maxLength": 20, "pattern": "^[0-9]+$"}},
+               "schema": {"type": "string", "maxLength": 20, "pattern": "^[0-9]*$"}},  # empty: the first page
     "if_match": {"name": "If-Match", "in": "header", "required": True,
                  "description": "the ETag of the resource as last read (RFC 9110 §13.1.1)",
                  "schema": {"type": "string", "maxLength": 100}},
@@ -140,6 +140,14 @@ PATHS = {
     "/clients/{client_id}/consents/{sub}": {
         "delete": op("Withdraw a person's consent (ends the tokens issued from it)", C, schema="ActionResult",
                      params=[PATH["client_id"], PATH["sub"]])},
+    "/clients/{client_id}/token-exchange": {
+        "get": op("The services this application may obtain tokens for (RFC 8693 token exchange, RFC 8707 "
+                  "resource indicators), with the scopes allowed for each", C, schema="ExchangeRuleList",
+                  params=[PATH["client_id"]]),
+        "put": op("Allow a service (or change the scopes allowed for it)", C, schema="ExchangeRuleList",
+                  body="ExchangeRule", params=[PATH["client_id"]]),
+        "delete": op("Stop allowing a service (tokens already issued run out)", C, schema="ExchangeRuleList",
+                     params=[PATH["client_id"], {**query("audience", text(2000, 1)), "required": True}])},
     "/keys": {"get": op("Signing keys and their state", C, schema="KeyList")},
     "/trust": {
         "get": op("Trusted certification authorities (roots and intermediates) and the revocation lists kept", T,

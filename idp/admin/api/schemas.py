@@ -194,7 +194,8 @@ SCHEMAS = {
                        "request_uris": {"type": ["array", "null"], "maxItems": 20, "items": text(2000)},
                        "grant_types": {"type": "array", "maxItems": 4, "items": {
                            "enum": ["authorization_code", "refresh_token", "client_credentials",
-                                    "urn:ietf:params:oauth:grant-type:device_code"]}},
+                                    "urn:ietf:params:oauth:grant-type:device_code",
+                                    "urn:ietf:params:oauth:grant-type:token-exchange"]}},
                        "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post",
                                                                "client_secret_jwt", "private_key_jwt", "none"]},
                        "scope": text(1000), "first_party": {"type": "boolean"}, "require_pkce": {"type": "boolean"},
@@ -208,6 +209,20 @@ SCHEMAS = {
                        "backchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000},
                        "frontchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000}},
         "additionalProperties": {"type": ["string", "integer", "boolean", "array", "object", "null"]}},
+    "ExchangeRule": {
+        "type": "object", "required": ["audience", "scope"], "additionalProperties": False,
+        "description": "The application may obtain access tokens for `audience` (a service's logical name, as in "
+                       "RFC 8693 `audience`, or its resource URI, as in RFC 8707 `resource`) with at most `scope` "
+                       "(space-separated MotID scopes). Putting a rule for an audience already listed changes its "
+                       "scope.",
+        "properties": {"audience": {**TEXT, "minLength": 1, "maxLength": 2000, "pattern": "^[!-~]+$"},
+                       "scope": text(1000, 1)}},
+    "ExchangeRuleList": {
+        "type": "object", "required": ["client_id", "items"],
+        "properties": {"client_id": {"type": "string"}, "items": {"type": "array", "items": {
+            "type": "object", "required": ["audience", "scope"],
+            "properties": {"audience": {"type": "string"}, "scope": {"type": "string"},
+                           "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}}}},
     "Secret": {"type": "object", "required": ["client_id", "client_secret"],
                "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}},
     "Consent": {"type": "object", "required": ["id", "sub", "scopes", "granted_at"],

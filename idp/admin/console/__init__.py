@@ -7,11 +7,11 @@ them, importing none); importing them here is what registers the routes.
 """
 from __future__ import annotations
 
-from . import accounts, audit, clients, home, hooks, importing, keys, roles, trust, units, upstreams
+from . import accounts, audit, clients, exchange, home, hooks, importing, keys, roles, trust, units, upstreams
 from .blueprint import bp
 
 # Imported for the routes and hooks they add to bp; listed so that no import looks unused.
-PAGES = (hooks, home, accounts, importing, units, roles, clients, keys, trust, upstreams, audit)
+PAGES = (hooks, home, accounts, importing, units, roles, clients, exchange, keys, trust, upstreams, audit)
 
 
 def init_app(app) -> None:

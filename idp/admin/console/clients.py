@@ -4,16 +4,17 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ...oidc.clients import DEVICE_CODE
-from .. import clients
+from ...oidc.clients import DEVICE_CODE, TOKEN_EXCHANGE
+from .. import clients, exchange
 from ..authz import Refused
 from ..etags import etag_of
-from ..forms import ActionForm, ClientForm
+from ..forms import ActionForm, ClientForm, ExchangeRuleForm
 from .blueprint import bp
 from .common import actor, field_errors
 
-GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
-FIELDS = {DEVICE_CODE: "device_code"}  # grant type → the form field's suffix
+# The form's checkbox (grant_<name>) for each grant type.
+GRANTS = {"authorization_code": "authorization_code", "refresh_token": "refresh_token",
+          "client_credentials": "client_credentials", "device_code": DEVICE_CODE, "token_exchange": TOKEN_EXCHANGE}
 
 
 def _lines(text: str | None) -> list[str]:
@@ -22,7 +23,7 @@ def _lines(text: str | None) -> list[str]:
 
 def client_settings(form: ClientForm) -> dict:
     """The form as the metadata and settings :mod:`idp.admin.clients` takes (None removes a field)."""
-    grants = [g_ for g_ in GRANTS if getattr(form, f"grant_{FIELDS.get(g_, g_)}").data]
+    grants = [grant for name, grant in GRANTS.items() if getattr(form, f"grant_{name}").data]
     return {
         "client_name": form.client_name.data, "redirect_uris": _lines(form.redirect_uris.data),
         "post_logout_redirect_uris": _lines(form.post_logout_redirect_uris.data) or None,
@@ -49,8 +50,8 @@ def fill(form: ClientForm, client) -> None:
     form.backchannel_logout_uri.data = meta.get("backchannel_logout_uri", "")
     form.frontchannel_logout_uri.data = meta.get("frontchannel_logout_uri", "")
     form.token_endpoint_auth_method.data = meta.get("token_endpoint_auth_method")
-    for grant in GRANTS:
-        getattr(form, f"grant_{FIELDS.get(grant, grant)}").data = grant in meta.get("grant_types", [])
+    for name, grant in GRANTS.items():
+        getattr(form, f"grant_{name}").data = grant in meta.get("grant_types", [])
     form.scope.data = meta.get("scope", "")
     form.first_party.data, form.require_pkce.data = client.first_party, client.require_pkce
     form.default_acr_values.data = (meta.get("default_acr_values") or [""])[0]
@@ -105,7 +106,9 @@ def client(client_id):
                 field_errors(form, exc)
     consents, next_cursor = clients.consents(actor(), target, limit=50)
     return render_template("admin/client_form.html", form=form, client=target, consents=consents,
-                           next_cursor=next_cursor, action_form=ActionForm()), 200 if request.method == "GET" \
+                           next_cursor=next_cursor, action_form=ActionForm(),
+                           exchange_form=ExchangeRuleForm(prefix="rule"),
+                           exchange_rules=exchange.rules(actor(), target)), 200 if request.method == "GET" \
         or not form.errors and not form.form_errors else 422
 
 

@@ -24,6 +24,7 @@ from ...accounts.models import Account
 from ...clock import now
 from ...db import db
 from ...security import digest
+from .. import resources
 from ..clients import AUTH_METHODS
 from ..logout import record_sign_in
 from ..mtls import binding_for
@@ -64,7 +65,7 @@ CONSUME = (update(AuthorizationCode.__table__)
            .values(used_at=bindparam("moment"))
            .returning(CODES.digest, CODES.account_id, CODES.sid, CODES.redirect_uri, CODES.scope, CODES.nonce,
                       CODES.code_challenge, CODES.code_challenge_method, CODES.auth_time, CODES.acr, CODES.amr,
-                      CODES.claims))
+                      CODES.claims, CODES.resources))
 SPENT = select(CODES.grant_id).where(CODES.digest == bindparam("presented"), CODES.client_id == bindparam("client"),
                                      CODES.used_at.is_not(None))
 ACCOUNT = select(ACCOUNTS.id, ACCOUNTS.sub, ACCOUNTS.status).where(ACCOUNTS.id == bindparam("account"))
@@ -96,7 +97,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=payload.data.get("code_challenge"),
             code_challenge_method=payload.data.get("code_challenge") and "S256",
             auth_time=session.auth_time, acr=session.acr, amr=session.amr, claims=g.get("oidc_claims"),
-            created_at=moment, expires_at=moment + timedelta(seconds=current_app.config["IDP_CODE_SECONDS"]),
+            resources=g.get("oidc_resources") or None, created_at=moment,
+            expires_at=moment + timedelta(seconds=current_app.config["IDP_CODE_SECONDS"]),
         ))
         record_sign_in(session.sid, request.client.client_id, moment)
         db.session.commit()
@@ -135,6 +137,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             if account is None or account.status == "disabled":
                 raise InvalidGrantError("The account behind this code is not available.")
             self.cnf_x5t = binding_for(self.request.client, code.sid)
+            # RFC 8707 §2.2: the token's audience, one of the authorized resources, and its scope for it.
+            self.target = resources.token_target(self.request.client.client_id,
+                                                 self.request.payload.datalist.get("resource"), code.resources)
+            self.scope = resources.narrowed_scope(self.request.client.client_id, self.target, code.scope)
         except OAuth2Error:
             db.session.commit()
             raise
@@ -151,7 +157,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         moment = now()
         values = {"handle": new_handle(), "client_id": client.client_id, "account_id": account.id, "sid": code.sid,
                   "scope": code.scope, "claims": code.claims, "auth_time": code.auth_time, "acr": code.acr,
-                  "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t}
+                  "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t, "resources": code.resources}
         connection = db.session.connection()
         grant_id = connection.execute(NEW_GRANT, values).scalar_one()
         connection.execute(LINK_CODE, {"presented": code.digest, "grant": grant_id})
@@ -159,6 +165,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         issuer = current_app.extensions["idp.tokens"]
         scopes = code.scope.split()
         body = issuer.response(client, grant, now=moment, nonce=code.nonce, id_token="openid" in scopes, sub=account.sub,
+                               scope=self.scope, audience=resources.audience_claim(self.target, issuer.issuer),
                                refresh=client.check_grant_type("refresh_token") and (
                                    "offline_access" in scopes or client.meta.get("refresh_token_online") is True))
         db.session.commit()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
@@ -24,6 +24,7 @@ from ...accounts.models import Account
 from ...clock import now
 from ...db import db
 from ...security import digest
+from .. import resources
 from ..clients import AUTH_METHODS
 from ..models import Grant, RefreshToken
 from .family import revoke_grant
@@ -32,7 +33,7 @@ GRANTS, TOKENS, ACCOUNTS = Grant.__table__.c, RefreshToken.__table__.c, Account.
 # Built once: the hot path binds values only (pure Core on the session's connection, no ORM layer).
 FAMILY = (
     select(GRANTS.id, GRANTS.handle, GRANTS.client_id, GRANTS.account_id, GRANTS.sid, GRANTS.scope, GRANTS.claims,
-           GRANTS.auth_time, GRANTS.acr, GRANTS.amr, GRANTS.revoked_at, GRANTS.cnf_x5t,
+           GRANTS.auth_time, GRANTS.acr, GRANTS.amr, GRANTS.revoked_at, GRANTS.cnf_x5t, GRANTS.resources,
            ACCOUNTS.sub.label("sub"), ACCOUNTS.status.label("account_status"))
     .select_from(Grant.__table__.join(RefreshToken.__table__, TOKENS.grant_id == GRANTS.id)
                  .outerjoin(Account.__table__, ACCOUNTS.id == GRANTS.account_id))
@@ -82,6 +83,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.payload.scope
         if scope and not set(scope.split()) <= set(grant.scope.split()):
             raise InvalidScopeError("The requested scope exceeds the granted scope.")
+        # RFC 8707 §2.2: a resource the authorization named (or, with none named, one in the client's
+        # table). A refusal rolls the rotation back: the refresh token stays usable.
+        client_id = self.request.client.client_id
+        try:
+            self.target = resources.token_target(client_id, self.request.payload.datalist.get("resource"),
+                                                 grant.resources)
+            self.scope = resources.narrowed_scope(client_id, self.target, scope or grant.scope,
+                                                  explicit=bool(scope))
+        except OAuth2Error:
+            db.session.rollback()
+            raise
 
     def create_token_response(self):
         client, row = self.request.client, self.request.refresh_token
@@ -90,7 +102,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The account behind this token is not available.")
         grant = SimpleNamespace(**row._asdict())
         issuer = current_app.extensions["idp.tokens"]
-        body = issuer.response(client, grant, now=now(), refresh=True, scope=self.request.payload.scope,
+        body = issuer.response(client, grant, now=now(), refresh=True, scope=self.scope,
+                               audience=resources.audience_claim(self.target, issuer.issuer),
                                id_token="openid" in grant.scope.split() and grant.account_id is not None,
                                sub=grant.sub if grant.account_id is not None else grant.client_id)
         db.session.commit()
