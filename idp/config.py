@@ -106,6 +106,14 @@ SETTINGS = [
             "A token naming a key an upstream provider's cached JWKS lacks (the upstream rotated) makes MotID "
             "fetch that JWKS again at most once per this many seconds per provider and process, so tokens with "
             "made-up kids cannot make MotID hammer the upstream.", int),
+    Setting("IDP_DEFAULT_SUBJECT_TYPE", "public",
+            "subject_type given to a new client that does not choose one (OIDC Core §8): public (one sub per "
+            "person for every client) or pairwise (a different sub per sector, so clients cannot correlate "
+            "people). Applied at registration only: a client keeps its subject type until it is changed."),
+    Setting("IDP_PAIRWISE_SECRET", "",
+            "The key of pairwise sub values (HMAC-SHA256), the same on every node. Empty: derived from the first "
+            "IDP_MASTER_KEY, so putting a new master key first would change every pairwise sub; set this before "
+            "rotating the master key of a server with pairwise clients, and never change it afterwards."),
     # -- digital-signature certificates (idp/accounts/certificates/) --
     Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
             "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "
@@ -255,6 +263,8 @@ def validate(config) -> None:
             config["IDP_RETENTION_OUTBOX_DAYS"]) < 1 or config["IDP_AUDIT_RETENTION_DAYS"] < 0:
         raise ConfigError("IDP_RETENTION_*_DAYS must be at least 1, and IDP_RETENTION_EXPIRED_DAYS longer than "
                           "an access token lives")
+    if config["IDP_DEFAULT_SUBJECT_TYPE"] not in ("public", "pairwise"):
+        raise ConfigError("IDP_DEFAULT_SUBJECT_TYPE must be public or pairwise")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
         raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
     if config["IDP_DEVICE_CODE_SECONDS"] <= 0 or config["IDP_DEVICE_POLL_SECONDS"] <= 0:

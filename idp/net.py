@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 import threading
@@ -94,6 +95,18 @@ def request(method: str, url: str, *, data: bytes | None = None, headers: dict |
             raise FetchError("redirect to another origin")
         url = target
     raise FetchError("too many redirects")
+
+
+def get_json(url: str, *, max_bytes: int):
+    """A JSON document by GET (a client's ``jwks_uri``, a ``sector_identifier_uri``): the parsed value, or
+    :class:`FetchError` when the exchange fails, the status is not 2xx or the body is not JSON."""
+    response = request("GET", url, headers={"Accept": "application/json"}, max_bytes=max_bytes)
+    if not response.ok:
+        raise FetchError(f"HTTP {response.status}")
+    try:
+        return json.loads(response.body)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise FetchError("not JSON") from None
 
 
 def _app_config() -> dict:

@@ -19,13 +19,15 @@ from ..keys import ALGORITHMS
 from ..oidc.cli import clients_cli, echo_client
 from ..oidc.clients import AUTH_METHODS, GRANT_TYPES
 from ..oidc.models import Client
+from ..oidc.mtls_auth import SUBJECT_FIELDS
+from ..oidc.pairwise import SUBJECT_TYPES
 from . import clients, exchange
 from .authz import Refused, operator
 from .messages import message
 
 
 def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, id_token_alg, logout_uris, json_file,
-              request_uris=()):
+              request_uris=(), subject_type=None, sector_identifier_uri=None, tls_subject=None):
     try:
         meta = json.load(json_file) if json_file else {}
         jwks = json.load(jwks_file) if jwks_file else None
@@ -52,6 +54,13 @@ def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, i
         meta["post_logout_redirect_uris"] = list(logout_uris)
     if request_uris:
         meta["request_uris"] = list(request_uris)
+    if subject_type:
+        meta["subject_type"] = subject_type
+    if sector_identifier_uri:
+        meta["sector_identifier_uri"] = sector_identifier_uri
+    if tls_subject:  # the one subject of RFC 8705 §2.1.2: the others are removed
+        meta.update({field: tls_subject[1] if field == "tls_client_auth_" + tls_subject[0] else None
+                     for field in SUBJECT_FIELDS})
     return meta
 
 
@@ -67,6 +76,11 @@ def client_options(command):
         click.option("--post-logout-redirect-uri", "logout_uris", multiple=True),
         click.option("--request-uri", "request_uris", multiple=True,
                      help="a request_uri the application may use (OIDC Registration §2); repeatable"),
+        click.option("--subject-type", type=click.Choice(SUBJECT_TYPES), help="sub values (OIDC Core §8)"),
+        click.option("--sector-identifier-uri", help="https URL of the JSON array of the redirect URIs of one sector"),
+        click.option("--tls-subject", type=(click.Choice([f.removeprefix("tls_client_auth_") for f in SUBJECT_FIELDS]),
+                                            str), help="tls_client_auth: the certificate's subject, e.g. san_dns "
+                                                       "rp.example.vn (RFC 8705 §2.1.2)"),
         click.option("--json", "json_file", type=click.File(), help="RFC 7591 metadata as a JSON file"),
     ]):
         command = option(command)

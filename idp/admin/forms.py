@@ -127,7 +127,18 @@ class ClientForm(FlaskForm):
     token_endpoint_auth_method = SelectField(_l("Client authentication"), choices=options([
         ("client_secret_basic", "client_secret_basic"), ("client_secret_post", "client_secret_post"),
         ("client_secret_jwt", "client_secret_jwt"), ("private_key_jwt", "private_key_jwt"),
-        ("none", _l("none (public client)"))]))
+        ("none", _l("none (public client)")), ("tls_client_auth", "tls_client_auth"),
+        ("self_signed_tls_client_auth", "self_signed_tls_client_auth")]))
+    tls_client_auth_field = SelectField(_l("Certificate subject (tls_client_auth)"), choices=options([
+        ("", _l("None")), ("tls_client_auth_subject_dn", _l("Distinguished name")),
+        ("tls_client_auth_san_dns", _l("DNS name")), ("tls_client_auth_san_uri", "URI"),
+        ("tls_client_auth_san_ip", _l("IP address")), ("tls_client_auth_san_email", _l("Email address"))]),
+        default="")
+    tls_client_auth_value = StringField(_l("Certificate subject value"), [Optional(), too_long(1000), printable])
+    subject_type = SelectField(_l("Subject identifier"), choices=options([
+        ("", _l("Server default")), ("public", _l("Public: the same for every application")),
+        ("pairwise", _l("Pairwise: different for each sector"))]), default="")
+    sector_identifier_uri = StringField(_l("Sector identifier URI"), [Optional(), too_long(2000), printable])
     grant_authorization_code = BooleanField(_l("Authorization code (people log in)"), default=True)
     grant_refresh_token = BooleanField(_l("Refresh tokens"))
     grant_client_credentials = BooleanField(_l("Client credentials (the application itself)"))

@@ -27,6 +27,7 @@ from . import consent, request_object, resources, role_assurance
 from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
 from .interaction import (DECISION, RESPONSE_MODES, check_decision_csrf, consent_page, error_page, login_redirect,
                           respond, resume_url, resumed_after, set_ui_locale, shown_matches)
+from .pairwise import names_account
 
 
 
@@ -252,13 +253,13 @@ def needs_login(client, params, prompts, redirect_uri) -> bool:
             return True
     hint = params.get("id_token_hint")
     if hint:
-        if hint_subject(hint, redirect_uri) != session.account.sub:
+        if not names_account(hint_claims(hint, redirect_uri), session.account.sub):
             return True
     return False
 
 
-def hint_subject(hint: str, redirect_uri) -> str:
-    """The ``sub`` of an ID token we issued (expired ones accepted: it is only a hint)."""
+def hint_claims(hint: str, redirect_uri) -> dict:
+    """The claims of an ID token we issued (expired ones accepted: it is only a hint)."""
     keys = current_app.extensions["idp.keys"]
     try:
         claims = jwt.decode(hint, keys.verification_keys(now()), algorithms=list(ALGORITHMS)).claims
@@ -266,4 +267,4 @@ def hint_subject(hint: str, redirect_uri) -> str:
         raise InvalidRequestError("id_token_hint is not an ID token issued here.", redirect_uri=redirect_uri) from None
     if claims.get("iss") != current_app.config["IDP_ISSUER"] or not isinstance(claims.get("sub"), str):
         raise InvalidRequestError("id_token_hint is not an ID token issued here.", redirect_uri=redirect_uri)
-    return claims["sub"]
+    return claims

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from ..accounts import assurance
+from .pairwise import subject_for
 
 SCOPE_CLAIMS = {
     "profile": ("name", "family_name", "given_name", "middle_name", "birthdate", "gender", "locale", "updated_at"),
@@ -102,7 +103,7 @@ def release(account, scopes: set[str], requested: dict | None = None, client_id:
     names = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
     names |= {name for name in (requested or {}) if CLAIM_SCOPE.get(name) in scopes}
     available = account_claims(account, client_id, officer=bool(names & {"unit", "roles"}), acr=acr)
-    out = {"sub": account.sub}
+    out = {"sub": subject_for(client_id, account.sub) if client_id else account.sub}
     for name in sorted(names):
         value = available.get(name)
         if value is not None:

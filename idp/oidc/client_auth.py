@@ -4,7 +4,6 @@ The assertion's ``aud`` may be the issuer or the token endpoint; each ``jti`` is
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -35,12 +34,9 @@ def fetch_jwks(uri: str) -> dict:
     if cached and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
         return cached[1]
     try:
-        response = net.request("GET", uri, headers={"Accept": "application/json"}, max_bytes=MAX_JWKS_BYTES)
-        if not response.ok:
-            raise net.FetchError(f"HTTP {response.status}")
-        document = json.loads(response.body)
-    except (net.FetchError, ValueError) as exc:
-        log.info("jwks_uri %s not usable: %s", uri, getattr(exc, "reason", "not JSON"))
+        document = net.get_json(uri, max_bytes=MAX_JWKS_BYTES)
+    except net.FetchError as exc:
+        log.info("jwks_uri %s not usable: %s", uri, exc.reason)
         raise InvalidClientError(description="The client's jwks_uri could not be fetched.") from None
     if len(_JWKS_CACHE) >= MAX_CACHED:
         _JWKS_CACHE.clear()

@@ -14,9 +14,13 @@ from ..db import db, utcnow
 from ..keys import ALGORITHMS
 from ..security import digest, new_identifier
 from ..versions import VersionedCache
+from . import mtls_auth, pairwise
 from .models import Client
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none",
+                "tls_client_auth", "self_signed_tls_client_auth")  # the last two: RFC 8705 §2 (mtls_auth.py)
+# Methods that need no client secret: none is kept, a stale one is dropped.
+SECRETLESS = ("none", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth")
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4 (kiosks, counter screens)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, TOKEN_EXCHANGE)
@@ -29,7 +33,7 @@ SCOPES = STANDARD_SCOPES + RESTRICTED_SCOPES
 ADMIN_SETTINGS = ("default_acr_values", "access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime",
                   "introspection_allowed")
 URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri", "jwks_uri", "initiate_login_uri",
-              "backchannel_logout_uri", "frontchannel_logout_uri")
+              "backchannel_logout_uri", "frontchannel_logout_uri", "sector_identifier_uri")
 
 
 class InvalidClientMetadata(ValueError):
@@ -87,6 +91,7 @@ def validate_metadata(meta: dict, *, default_alg: str = "ES256") -> dict:
     _check_authentication(out)
     _check_uris(out)
     _check_settings(out, default_alg)
+    pairwise.check_metadata(out, InvalidClientMetadata)
     return out
 
 
@@ -135,6 +140,7 @@ def _check_authentication(out: dict) -> None:
         raise InvalidClientMetadata("jwks and jwks_uri are mutually exclusive")
     if out.get("jwks") is not None:
         _check_jwks(out["jwks"])
+    mtls_auth.check_metadata(out, InvalidClientMetadata)
 
 
 def _check_uris(out: dict) -> None:
@@ -194,6 +200,8 @@ class ClientService:
 
     def create(self, meta: dict, *, first_party=False, require_pkce=False, dynamic=False,
                default_alg="ES256") -> tuple[Client, str | None]:
+        if isinstance(meta, dict) and meta.get("subject_type") is None:
+            meta = {**meta, "subject_type": current_app.config["IDP_DEFAULT_SUBJECT_TYPE"]}
         meta = validate_metadata(meta, default_alg=default_alg)
         client = Client(client_id=new_identifier(), meta=meta, first_party=first_party,
                         require_pkce=require_pkce, dynamic=dynamic)
@@ -203,7 +211,7 @@ class ClientService:
         return client, secret
 
     def _new_secret(self, client: Client) -> str | None:
-        if client.meta["token_endpoint_auth_method"] in ("none", "private_key_jwt"):
+        if client.meta["token_endpoint_auth_method"] in SECRETLESS:
             client.secret = None
             return None
         secret = secrets.token_urlsafe(32)
@@ -211,9 +219,12 @@ class ClientService:
         return secret
 
     def update(self, client: Client, meta: dict) -> Client:
-        """Validate first, then change: a refused update leaves the client as it was."""
+        """Validate first, then change: a refused update leaves the client as it was. A client keeps its
+        subject type unless the update names one: its people's ``sub`` values must not change by the way."""
+        if isinstance(meta, dict) and meta.get("subject_type") is None:
+            meta = {**meta, "subject_type": client.meta.get("subject_type", pairwise.PUBLIC)}
         validated = validate_metadata(meta, default_alg=client.meta.get("id_token_signed_response_alg", "ES256"))
-        if client.secret is None and validated["token_endpoint_auth_method"] not in ("none", "private_key_jwt"):
+        if client.secret is None and validated["token_endpoint_auth_method"] not in SECRETLESS:
             raise InvalidClientMetadata("changing to a secret-based method needs rotate-secret")
         client.meta = validated
         db.session.commit()

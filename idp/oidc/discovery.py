@@ -7,6 +7,7 @@ from ..accounts.assurance import SUPPORTED as ACR_VALUES
 from ..keys import ALGORITHMS
 from .claims import CLAIMS_SUPPORTED
 from .clients import AUTH_METHODS, GRANT_TYPES, SCOPES
+from .pairwise import SUBJECT_TYPES
 
 
 def metadata() -> dict:
@@ -35,7 +36,7 @@ def metadata() -> dict:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": list(GRANT_TYPES),
-        "subject_types_supported": ["public"],
+        "subject_types_supported": list(SUBJECT_TYPES),
         "id_token_signing_alg_values_supported": list(ALGORITHMS),
         "userinfo_signing_alg_values_supported": list(ALGORITHMS),
         "request_object_signing_alg_values_supported": ["RS256", "ES256", "none"],

@@ -19,6 +19,7 @@ from ..clock import now
 from ..keys import ALGORITHMS
 from .interaction import set_ui_locale
 from .logout import frame_sources, frontchannel_urls
+from .pairwise import names_account
 
 CONFIRM = "_motid_logout"
 
@@ -74,7 +75,7 @@ def handle():
     session = sessions().current(moment)
     confirmed = request.method == "POST" and request.form.get(CONFIRM) == "yes" and _csrf_ok()
     matches = session is not None and claims is not None and claims.get("sid") == session.sid \
-        and claims.get("sub") == session.account.sub
+        and names_account(claims, session.account.sub)
     if session is not None and not (matches or confirmed):
         return render_template("oidc/end_session.html", params=params, client=client, account=session.account)
     frames = []

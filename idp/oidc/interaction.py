@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..accounts.navigation import current_account
 from ..clock import now
-from . import consent
+from . import consent, pairwise
 
 RESUME = "_motid_resume"
 DECISION = "_motid_consent"
@@ -89,8 +89,11 @@ def consent_page(client, scopes, outer):
     hidden = {k: v for k, v in outer.items() if k not in (DECISION, SHOWN, "csrf_token")}
     hidden[SHOWN] = _shown_serializer().dumps([client.client_id, sorted(scopes)])
     ordered = [s for s in consent.SCOPE_TEXT if s in scopes]
+    sector = None  # a public sub, or the sector whose applications share this pairwise sub (OIDC Core §8.1)
+    if client.meta.get("subject_type") == pairwise.PAIRWISE:
+        sector = pairwise.sector_of(client.meta) or client.client_id
     return render_template("oidc/consent.html", client=client, scopes=ordered, texts=consent.SCOPE_TEXT,
-                           hidden=hidden, account=current_account())
+                           hidden=hidden, account=current_account(), subject_sector=sector)
 
 
 def respond(redirect_uri: str, body: dict, params: dict, state):

@@ -11,6 +11,7 @@ from flask import current_app
 from ..clock import now
 from ..db import autocommit_reads
 from .clients import AUTH_METHODS
+from .pairwise import subject_for
 from .lookup import live_access_token, refresh_token_record
 from .tokens import epoch
 
@@ -83,7 +84,7 @@ class Introspection(IntrospectionEndpoint):
         grant, record = token.record.grant, token.record
         body = {"active": True, "client_id": grant.client_id, "scope": grant.scope, "token_type": "refresh_token",
                 "exp": epoch(record.expires_at), "iat": epoch(record.issued_at), "iss": issuer,
-                "sub": grant.account.sub if grant.account_id else grant.client_id}
+                "sub": subject_for(grant.client_id, grant.account.sub) if grant.account_id else grant.client_id}
         if grant.auth_time is not None:
             body.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:

@@ -24,6 +24,7 @@ from ..db import db
 from ..keys import DEFAULT_ALG
 from ..security import new_token
 from .models import Grant, LogoutDelivery, RefreshToken, SessionClient
+from .pairwise import subject_for
 from .tokens import epoch
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -61,7 +62,8 @@ def on_session_ended(app, ended) -> None:
         for client in clients_of(sid):
             uri = client.meta.get("backchannel_logout_uri")
             if uri and account is not None:
-                db.session.add(LogoutDelivery(client_id=client.client_id, uri=uri, sid=sid, sub=account.sub,
+                db.session.add(LogoutDelivery(client_id=client.client_id, uri=uri, sid=sid,
+                                              sub=subject_for(client, account.sub),
                                               created_at=moment, next_attempt_at=moment))
         end_online_grants(sid, moment)
     try:

@@ -155,6 +155,7 @@ def _update(client: Client, token: str) -> Response:
     check_scope(meta, set(client.meta.get("scope", "").split()) & set(RESTRICTED_SCOPES))
     meta.update({key: client.meta[key] for key in ADMIN_SETTINGS if key in client.meta})
     meta.setdefault("id_token_signed_response_alg", DYNAMIC_DEFAULT_ALG)
+    meta.setdefault("subject_type", client.meta.get("subject_type", "public"))  # its people's sub stays
     meta = validate_metadata(meta, default_alg=DYNAMIC_DEFAULT_ALG)
     method = meta["token_endpoint_auth_method"]
     events.record("oidc:client:update", details={"client_id": client.client_id}, now=now())

@@ -57,6 +57,12 @@ ACCEPTED = {
     "default_max_age": ("int", 10 ** 9),
     "require_auth_time": ("bool", None),
     "tls_client_certificate_bound_access_tokens": ("bool", None),  # RFC 8705 §3.4
+    "tls_client_auth_subject_dn": ("str", 1000),  # RFC 8705 §2.1.2: one of these five
+    "tls_client_auth_san_dns": ("str", 1000),
+    "tls_client_auth_san_uri": ("str", 1000),
+    "tls_client_auth_san_ip": ("str", 1000),
+    "tls_client_auth_san_email": ("str", 1000),
+    "sector_identifier_uri": ("uri", 2000),  # OIDC Registration §2, §5
 }
 # Known to OIDC Registration but not implemented: refusing is safer than silently not encrypting.
 UNSUPPORTED = (
@@ -68,7 +74,7 @@ UNSUPPORTED = (
 # Schemes that must never be a redirect target, whatever the application type.
 FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "ftp", "ws", "wss"}
 # URLs MotID itself calls (through idp.net): on a public host, or on loopback while the issuer is.
-SERVER_TARGETS = ("jwks_uri", "backchannel_logout_uri", "request_uris")
+SERVER_TARGETS = ("jwks_uri", "backchannel_logout_uri", "request_uris", "sector_identifier_uri")
 
 
 # -- the request body --------------------------------------------------------------------------
@@ -164,8 +170,6 @@ def clean(body: dict) -> dict:
                     not all(isinstance(k, dict) for k in keys):
                 raise InvalidClientMetadata(f"jwks must be a JWK Set of 1 to {limit} keys")
         meta[field] = value
-    if meta.get("subject_type", "public") != "public":
-        raise InvalidClientMetadata("subject_type must be public")
     _check_dynamic_uris(meta)
     return meta
 

@@ -16,6 +16,7 @@ from .grants.device_code import DeviceCodeGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .grants.token_exchange import TokenExchangeGrant
 from .introspection import Introspection
+from .mtls_auth import SelfSignedTlsClientAuth, TlsClientAuth
 from .revocation import Revocation
 
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -80,6 +81,8 @@ def build_server(app, clients) -> Server:
     server.scopes_supported = list(SCOPES)
     server.register_client_auth_method("client_secret_jwt", ClientSecretJWT())
     server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
+    server.register_client_auth_method("tls_client_auth", TlsClientAuth())
+    server.register_client_auth_method("self_signed_tls_client_auth", SelfSignedTlsClientAuth())
     server.register_grant(AuthorizationCodeGrant, [PkceS256(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)

@@ -16,6 +16,7 @@ from ..keys import DEFAULT_ALG
 from ..security import digest, new_token
 from .claims import release, scopes_for_claims
 from .models import RefreshToken
+from .pairwise import subject_for
 
 
 NEW_REFRESH_TOKEN = RefreshToken.__table__.insert()
@@ -59,7 +60,7 @@ class TokenIssuer:
         the token is for another service (RFC 8707), else MotID; ``act``: the actor claim (RFC 8693 §4.1)."""
         ttl = ttl or self.access_ttl
         scope = scope or grant.scope
-        if sub is None:
+        if sub is None:  # the public sub: callers that serve a client pass the one it sees
             sub = grant.account.sub if grant.account_id is not None else grant.client_id
         claims = {"iss": self.issuer, "sub": sub, "aud": audience or self.issuer, "client_id": grant.client_id,
                   "scope": scope, "jti": new_token(16), "iat": epoch(now), "exp": epoch(now + ttl)}
@@ -89,7 +90,7 @@ class TokenIssuer:
             account = db.session.get(Account, grant.account_id)
             claims = release(account, granted, requested, client_id=client.client_id, acr=grant.acr)
         else:
-            claims = {"sub": sub or grant.account.sub}
+            claims = {"sub": sub or subject_for(client, grant.account.sub)}
         claims.update({"iss": self.issuer, "aud": client.client_id, "azp": client.client_id,
                        "iat": epoch(now), "exp": epoch(now + self._lifetime(client, "id_token_lifetime", self.id_ttl)),
                        "auth_time": epoch(grant.auth_time), "acr": grant.acr, "amr": grant.amr})
@@ -104,7 +105,12 @@ class TokenIssuer:
     def response(self, client, grant, *, now, refresh: bool, nonce=None, id_token=False,
                  scope: str | None = None, sub: str | None = None, audience=None) -> dict:
         """The token endpoint's JSON body; the caller commits. ``grant``: a :class:`Grant` or a row of its
-        columns; ``sub``: the subject when the caller already has it (else read from ``grant.account``)."""
+        columns; ``sub``: the account's public sub when the caller already has it (else read from
+        ``grant.account``). The tokens carry the sub this client sees (:func:`.pairwise.subject_for`)."""
+        if grant.account_id is None:
+            sub = grant.client_id
+        else:
+            sub = subject_for(client, sub if sub is not None else grant.account.sub)
         access, expires_in = self.access_token(grant, now, scope,
                                                self._lifetime(client, "access_token_lifetime", self.access_ttl), sub,
                                                audience)

@@ -28,7 +28,10 @@ def test_discovery(client):
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["response_types_supported"] == ["code"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
+        "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none",
+        "tls_client_auth", "self_signed_tls_client_auth"}
+    assert meta["subject_types_supported"] == ["public", "pairwise"]
+    assert meta["tls_client_certificate_bound_access_tokens"] is True and "mtls_endpoint_aliases" not in meta
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["claims_parameter_supported"] and meta["request_parameter_supported"]
     assert "citizen_id" in meta["scopes_supported"] and "ES256" in meta["id_token_signing_alg_values_supported"]

@@ -6,6 +6,10 @@ behaviour cannot drift apart.
 """
 from __future__ import annotations
 
+from ...oidc.clients import AUTH_METHODS
+from ...oidc.mtls_auth import SUBJECT_FIELDS
+from ...oidc.pairwise import SUBJECT_TYPES
+
 INT32 = {"type": "integer", "minimum": 1, "maximum": 2147483647}
 TEXT = {"type": "string", "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"}
 DATE = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -192,12 +196,15 @@ SCHEMAS = {
                        "redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
                        "post_logout_redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
                        "request_uris": {"type": ["array", "null"], "maxItems": 20, "items": text(2000)},
-                       "grant_types": {"type": "array", "maxItems": 4, "items": {
+                       "grant_types": {"type": "array", "maxItems": 5, "items": {
                            "enum": ["authorization_code", "refresh_token", "client_credentials",
                                     "urn:ietf:params:oauth:grant-type:device_code",
                                     "urn:ietf:params:oauth:grant-type:token-exchange"]}},
-                       "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post",
-                                                               "client_secret_jwt", "private_key_jwt", "none"]},
+                       "token_endpoint_auth_method": {"enum": list(AUTH_METHODS)},
+                       # RFC 8705 §2.1.2: the one certificate subject of a tls_client_auth client
+                       **{name: {"type": ["string", "null"], "maxLength": 1000} for name in SUBJECT_FIELDS},
+                       "subject_type": {"enum": [*SUBJECT_TYPES, None]},  # OIDC Core §8
+                       "sector_identifier_uri": {"type": ["string", "null"], "maxLength": 2000},
                        "scope": text(1000), "first_party": {"type": "boolean"}, "require_pkce": {"type": "boolean"},
                        "default_acr_values": {"type": ["array", "null"], "maxItems": 3,
                                               "items": {"enum": ["urn:motid:loa:1", "urn:motid:loa:2",

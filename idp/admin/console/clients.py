@@ -5,6 +5,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ...oidc.clients import DEVICE_CODE, TOKEN_EXCHANGE
+from ...oidc.mtls_auth import SUBJECT_FIELDS
 from .. import clients, exchange
 from ..authz import Refused
 from ..etags import etag_of
@@ -15,6 +16,7 @@ from .common import actor, field_errors
 # The form's checkbox (grant_<name>) for each grant type.
 GRANTS = {"authorization_code": "authorization_code", "refresh_token": "refresh_token",
           "client_credentials": "client_credentials", "device_code": DEVICE_CODE, "token_exchange": TOKEN_EXCHANGE}
+TLS_SUBJECT_FIELDS = tuple(SUBJECT_FIELDS)
 
 
 def _lines(text: str | None) -> list[str]:
@@ -38,7 +40,17 @@ def client_settings(form: ClientForm) -> dict:
         "access_token_lifetime": form.access_token_lifetime.data,
         "id_token_lifetime": form.id_token_lifetime.data,
         "refresh_token_lifetime": form.refresh_token_lifetime.data,
+        "subject_type": form.subject_type.data or None,
+        "sector_identifier_uri": form.sector_identifier_uri.data or None,
+        **tls_subject(form),
     }
+
+
+def tls_subject(form: ClientForm) -> dict:
+    """The one certificate subject of a tls_client_auth client (RFC 8705 §2.1.2); None removes the others."""
+    chosen = form.tls_client_auth_field.data if form.token_endpoint_auth_method.data == "tls_client_auth" else ""
+    return {name: (form.tls_client_auth_value.data or None) if name == chosen else None
+            for name in TLS_SUBJECT_FIELDS}
 
 
 def fill(form: ClientForm, client) -> None:
@@ -57,6 +69,10 @@ def fill(form: ClientForm, client) -> None:
     form.default_acr_values.data = (meta.get("default_acr_values") or [""])[0]
     for name in ("access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime"):
         getattr(form, name).data = meta.get(name)
+    form.subject_type.data = meta.get("subject_type", "public")
+    form.sector_identifier_uri.data = meta.get("sector_identifier_uri", "")
+    chosen = next((name for name in TLS_SUBJECT_FIELDS if meta.get(name)), "")
+    form.tls_client_auth_field.data, form.tls_client_auth_value.data = chosen, meta.get(chosen, "") if chosen else ""
 
 
 @bp.route("/clients")
