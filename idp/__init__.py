@@ -116,6 +116,8 @@ def _init_services(app, values) -> None:
     app.extensions["idp.keys"] = keys
     clients = app.extensions["idp.clients"] = ClientService(master_key, versions)
     app.extensions["idp.tokens"] = TokenIssuer(keys, values)
+    from .oidc.dpop import DPoP
+    app.extensions["idp.dpop"] = DPoP(master_key, values)
     app.extensions["idp.oauth"] = build_server(app, clients)
     from .accounts.totp import TotpService
     app.extensions["idp.totp"] = TotpService(master_key)

@@ -114,6 +114,18 @@ SETTINGS = [
             "The key of pairwise sub values (HMAC-SHA256), the same on every node. Empty: derived from the first "
             "IDP_MASTER_KEY, so putting a new master key first would change every pairwise sub; set this before "
             "rotating the master key of a server with pairwise clients, and never change it afterwards."),
+    # -- DPoP, sender-constrained tokens (RFC 9449; idp/oidc/dpop.py) --
+    Setting("IDP_DPOP_PROOF_SECONDS", 60,
+            "How old a DPoP proof may be (its iat); its jti is remembered this long to refuse a replay.", int),
+    Setting("IDP_DPOP_CLOCK_SKEW_SECONDS", 5,
+            "How far in the future a DPoP proof's iat may be (the client's clock running ahead).", int),
+    Setting("IDP_DPOP_REQUIRE_NONCE", False,
+            "Require a server nonce in every DPoP proof (RFC 9449 §8, §9): a proof without a current one is "
+            "answered use_dpop_nonce with a DPoP-Nonce header, so a client's first DPoP request costs one more "
+            "round trip. Nonces are an HMAC of the time under a key derived from the master key: every node "
+            "issues and accepts the same ones. Off: a nonce is checked only when a proof carries one.", bool),
+    Setting("IDP_DPOP_NONCE_SECONDS", 300,
+            "A DPoP nonce is good for this long to twice this long (the current and the previous period).", int),
     # -- digital-signature certificates (idp/accounts/certificates/) --
     Setting("IDP_CERT_REVOCATION_FAIL_OPEN", False,
             "When no CRL or OCSP answer can be had for a certificate (responder unreachable, CRL out of date), "
@@ -265,6 +277,10 @@ def validate(config) -> None:
                           "an access token lives")
     if config["IDP_DEFAULT_SUBJECT_TYPE"] not in ("public", "pairwise"):
         raise ConfigError("IDP_DEFAULT_SUBJECT_TYPE must be public or pairwise")
+    if min(config["IDP_DPOP_PROOF_SECONDS"], config["IDP_DPOP_NONCE_SECONDS"]) <= 0 \
+            or config["IDP_DPOP_CLOCK_SKEW_SECONDS"] < 0:
+        raise ConfigError("IDP_DPOP_PROOF_SECONDS and IDP_DPOP_NONCE_SECONDS must be positive, "
+                          "IDP_DPOP_CLOCK_SKEW_SECONDS not negative")
     if config["IDP_HOUSEKEEPING_SECONDS"] <= 0:
         raise ConfigError("IDP_HOUSEKEEPING_SECONDS must be positive")
     if config["IDP_DEVICE_CODE_SECONDS"] <= 0 or config["IDP_DEVICE_POLL_SECONDS"] <= 0:

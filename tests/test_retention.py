@@ -45,7 +45,7 @@ def test_purge_deletes_what_is_past_retention_in_batches_and_keeps_the_rest(app,
     clock.advance(days=1)
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert counts(app) == before
+    assert counts(app) == {**before, "jtis": 0}  # used jti values go minutes after they expire
 
     # After the retention windows (and the refresh token's own 30 days), everything of that day goes.
     clock.advance(days=40)

@@ -27,7 +27,8 @@ from .messages import message
 
 
 def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, id_token_alg, logout_uris, json_file,
-              request_uris=(), subject_type=None, sector_identifier_uri=None, tls_subject=None):
+              request_uris=(), subject_type=None, sector_identifier_uri=None, tls_subject=None,
+              dpop_bound=None):
     try:
         meta = json.load(json_file) if json_file else {}
         jwks = json.load(jwks_file) if jwks_file else None
@@ -61,6 +62,8 @@ def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, i
     if tls_subject:  # the one subject of RFC 8705 §2.1.2: the others are removed
         meta.update({field: tls_subject[1] if field == "tls_client_auth_" + tls_subject[0] else None
                      for field in SUBJECT_FIELDS})
+    if dpop_bound is not None:
+        meta["dpop_bound_access_tokens"] = dpop_bound
     return meta
 
 
@@ -81,6 +84,8 @@ def client_options(command):
         click.option("--tls-subject", type=(click.Choice([f.removeprefix("tls_client_auth_") for f in SUBJECT_FIELDS]),
                                             str), help="tls_client_auth: the certificate's subject, e.g. san_dns "
                                                        "rp.example.vn (RFC 8705 §2.1.2)"),
+        click.option("--dpop-bound-access-tokens/--no-dpop-bound-access-tokens", "dpop_bound", default=None,
+                     help="every token request needs a DPoP proof (RFC 9449 §5.2)"),
         click.option("--json", "json_file", type=click.File(), help="RFC 7591 metadata as a JSON file"),
     ]):
         command = option(command)

@@ -12,6 +12,7 @@ def init_app(app) -> None:
     from ..limits import apply as apply_limits
     from ..worker import every_round
     from . import device, device_views, logout, purges, registration, revocation
+    from .client_auth import purge_spent_jtis
     from . import views as oidc_views
     from .. import metrics
     from .delivery import deliver_due, outbox_depth
@@ -30,6 +31,7 @@ def init_app(app) -> None:
     purges.init_app(app)
     logout.init_app(app)
     revocation.init_app(app)
+    retention.job(app, purge_spent_jtis)  # client assertions, request objects and DPoP proofs
     every_round(app, deliver_due)  # after the sessions sweep (registered first): the sessions it ends are told
     app.extensions["idp.logged_out_page"] = logged_out_page
     metrics.gauge_source("backchannel_outbox_pending", "Back-channel logouts waiting to be delivered.", outbox_depth)

@@ -26,6 +26,7 @@ _JWKS_CACHE: dict[str, tuple[float, dict]] = {}
 JWKS_CACHE_SECONDS = 300
 MAX_JWKS_BYTES = 64 * 1024
 MAX_CACHED = 1000
+PURGE_MARGIN = timedelta(minutes=5)  # beyond any leeway a JWT's expiry is checked with
 
 
 def fetch_jwks(uri: str) -> dict:
@@ -83,6 +84,15 @@ def remember_jti(purpose: str, client_id: str, jti, exp) -> bool:
     except IntegrityError:
         db.session.rollback()
         return False
+
+
+def purge_spent_jtis(moment) -> int:
+    """Forget one-time ``jti``s well past their expiry, when the JWT carrying one is refused anyway (its ``exp``,
+    Authlib's leeway included, or a DPoP proof's ``iat``); ``idp worker`` runs it with its housekeeping."""
+    table = UsedJti.__table__
+    deleted = db.session.execute(table.delete().where(table.c.expires_at <= moment - PURGE_MARGIN)).rowcount
+    db.session.commit()
+    return deleted
 
 
 class _JWTClientAuth(JWTBearerClientAssertion):

@@ -170,7 +170,7 @@ def _check_settings(out: dict, default_alg: str) -> None:
     if out.get("client_name") is not None and not isinstance(out["client_name"], str):
         raise InvalidClientMetadata("client_name must be a string")
     for flag in ("require_auth_time", "backchannel_logout_session_required", "frontchannel_logout_session_required",
-                 "tls_client_certificate_bound_access_tokens",
+                 "tls_client_certificate_bound_access_tokens", "dpop_bound_access_tokens",
                  "refresh_token_online"):
         if out.get(flag) is not None and not isinstance(out[flag], bool):
             raise InvalidClientMetadata(f"{flag} must be a boolean")

@@ -8,6 +8,7 @@ from ..keys import ALGORITHMS
 from .claims import CLAIMS_SUPPORTED
 from .clients import AUTH_METHODS, GRANT_TYPES, SCOPES
 from .pairwise import SUBJECT_TYPES
+from .dpop import ALGORITHMS as DPOP_ALGORITHMS
 
 
 def metadata() -> dict:
@@ -55,6 +56,7 @@ def metadata() -> dict:
         "authorization_response_iss_parameter_supported": True,
         "acr_values_supported": list(ACR_VALUES),
         "tls_client_certificate_bound_access_tokens": True,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 §5.1
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "ui_locales_supported": ["vi", "en"],

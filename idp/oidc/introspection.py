@@ -76,7 +76,8 @@ class Introspection(IntrospectionEndpoint):
         issuer = current_app.config["IDP_ISSUER"]
         if token.kind == "access_token":  # everything is in the verified claims
             claims = token.access.claims
-            body = {"active": True, "token_type": "Bearer", "iss": issuer,
+            token_type = "DPoP" if token.access.cnf_jkt else "Bearer"  # RFC 9449 §6.2
+            body = {"active": True, "token_type": token_type, "iss": issuer,
                     **{name: claims[name] for name in ("client_id", "scope", "exp", "iat", "sub", "jti", "aud",
                                                        "auth_time", "acr", "amr", "sid", "cnf", "act")
                        if name in claims}}

@@ -48,6 +48,11 @@ class LiveAccess:
         return cnf.get("x5t#S256") if isinstance(cnf, dict) else None
 
     @property
+    def cnf_jkt(self) -> str | None:
+        cnf = self.claims.get("cnf")
+        return cnf.get("jkt") if isinstance(cnf, dict) else None
+
+    @property
     def acr(self) -> str | None:
         return self.claims.get("acr")
 

@@ -122,6 +122,7 @@ class Grant(db.Model):
     revoke_reason = mapped_column(String(40), nullable=True)
     cnf_x5t = mapped_column(String(43), nullable=True)  # RFC 8705 x5t#S256 its access tokens are bound to
     resources = mapped_column(JSON, nullable=True)  # RFC 8707: the resources authorized with the code
+    cnf_jkt = mapped_column(String(43), nullable=True)  # RFC 9449 jkt: the DPoP key its tokens are bound to
 
     account = relationship("Account")
 

@@ -1,5 +1,6 @@
 """What the OpenID Provider keeps and for how long (:mod:`idp.retention` deletes the rest, in batches).
 
+Used ``jti`` values go minutes after they expire (:func:`.client_auth.purge_spent_jtis`, one a DPoP request).
 Rotated refresh tokens stay until they expire (plus the retention): presenting one again is how a stolen
 token is detected (:mod:`.grants.refresh_token`). A grant goes when it was revoked, or when it is older than
 the cutoff and none of its refresh tokens is left (its last access token expired long before: the
@@ -11,7 +12,7 @@ from sqlalchemy import exists, select
 
 from .. import retention
 from .models import (AuthorizationCode, Grant, InitialAccessToken, LogoutDelivery, RefreshToken,
-                     SessionClient, UsedJti)
+                     SessionClient)
 
 
 def _dead_grant(t, cutoff):
@@ -26,7 +27,6 @@ def init_app(app) -> None:
     retention.rule(app, "oidc_refresh_tokens", RefreshToken.__table__,
                    lambda t, cutoff: (t.c.expires_at < cutoff) | (t.c.revoked_at < cutoff))
     retention.rule(app, "oidc_grants", Grant.__table__, _dead_grant)  # after their refresh tokens
-    retention.rule(app, "oidc_used_jtis", UsedJti.__table__, expired)
     retention.rule(app, "oidc_initial_access_tokens", InitialAccessToken.__table__, expired)
     retention.rule(app, "oidc_session_clients", SessionClient.__table__, lambda t, cutoff: t.c.last_at < cutoff,
                    "IDP_RETENTION_SESSION_DAYS")

@@ -5,10 +5,13 @@ import json
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error, UnsupportedGrantTypeError
-from flask import Response
+from flask import Response, current_app
 
+from ..clock import now
 from .client_auth import ClientSecretJWT, PrivateKeyJWT
 from .clients import SCOPES
+from .dpop import ProofRefused
+from .dpop_token import proof_for_token_request
 from .grants.authorization_code import AuthorizationCodeGrant, PkceS256
 from .device import DeviceEndpoint
 from .grants.client_credentials import ClientCredentialsGrant
@@ -48,6 +51,21 @@ class Server(AuthorizationServer):
             return super().authenticate_client(request, methods, endpoint)
         except (UnicodeError, ValueError):
             raise InvalidClientError(description="The client credentials are malformed.") from None
+
+    def create_token_response(self, request=None):
+        """RFC 9449 §5: the DPoP proof is checked before any grant runs; nonces go back in ``DPoP-Nonce``."""
+        moment = now()
+        try:
+            proof = proof_for_token_request(moment)
+        except ProofRefused as refused:
+            return self.handle_response(400, {"error": refused.error, "error_description": refused.description},
+                                        [("Content-Type", "application/json")]
+                                        + ([("DPoP-Nonce", refused.nonce)] if refused.nonce else []))
+        response = super().create_token_response(request)
+        dpop = current_app.extensions["idp.dpop"]
+        if proof is not None and dpop.require_nonce:
+            response.headers["DPoP-Nonce"] = dpop.nonce(moment)
+        return response
 
     def get_token_grant(self, request):
         try:

@@ -72,8 +72,10 @@ class TokenIssuer:
             claims.update(auth_time=epoch(grant.auth_time), acr=grant.acr, amr=grant.amr)
         if grant.sid:
             claims["sid"] = grant.sid
-        if grant.cnf_x5t:
-            claims["cnf"] = {"x5t#S256": grant.cnf_x5t}  # RFC 8705 §3.1
+        cnf = {name: value for name, value in (("x5t#S256", grant.cnf_x5t), ("jkt", getattr(grant, "cnf_jkt", None)))
+               if value}  # RFC 8705 §3.1, RFC 9449 §6.1: both may bind one token
+        if cnf:
+            claims["cnf"] = cnf
         return self.keys.sign(claims, alg=DEFAULT_ALG, now=now, typ="at+jwt"), int(ttl.total_seconds())
 
     def refresh_token(self, grant, now, ttl: timedelta | None = None) -> str:
@@ -114,7 +116,8 @@ class TokenIssuer:
         access, expires_in = self.access_token(grant, now, scope,
                                                self._lifetime(client, "access_token_lifetime", self.access_ttl), sub,
                                                audience)
-        body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+        token_type = "DPoP" if getattr(grant, "cnf_jkt", None) else "Bearer"  # RFC 9449 §5
+        body = {"access_token": access, "token_type": token_type, "expires_in": expires_in,
                 "scope": scope or grant.scope}
         if refresh:
             body["refresh_token"] = self.refresh_token(

@@ -1,5 +1,6 @@
 """UserInfo endpoint (OIDC Core §5.3): bearer token in the header (GET, POST) or the form body (POST,
-RFC 6750 §2.2); a signed JWT when the client registered ``userinfo_signed_response_alg``."""
+RFC 6750 §2.2), or a DPoP-bound token with its proof (RFC 9449 §7, :mod:`.dpop_resource`); a signed
+JWT when the client registered ``userinfo_signed_response_alg``."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ from flask import Response, current_app, request
 from ..clock import now
 from ..db import autocommit_reads
 from .claims import release, scopes_for_claims
+from .dpop_resource import ResourceRefusal, authorization, check_holder, holder_proof
 from .lookup import live_access_token
 from .mtls import holder_matches
 from .tokens import epoch
@@ -27,31 +29,46 @@ def bearer_error(status: int, error: str | None = None, description: str | None 
                     headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
 
 
-def presented_token():
-    """The token and how it came; raises ValueError when it came more than one way."""
-    header = request.headers.get("Authorization", "")
-    from_header = header[7:].strip() if header[:7].lower() == "bearer " else None
+def presented_token() -> tuple[str | None, str | None]:
+    """The scheme (``bearer``, ``dpop``, or None for the form body) and the token; raises ValueError when
+    it came more than one way."""
+    scheme, from_header = authorization()
     from_body = request.form.get("access_token") if request.method == "POST" and request.mimetype == \
         "application/x-www-form-urlencoded" else None
     if from_header and from_body:
         raise ValueError("more than one token")
-    return from_header or from_body
+    return (scheme, from_header) if from_header else (None, from_body)
+
+
+def refused(refusal: ResourceRefusal) -> Response:
+    body = {"error": refusal.error, "error_description": refusal.description}
+    return Response(json.dumps(body), status=401, mimetype="application/json", headers=refusal.headers())
 
 
 def userinfo():
     try:
-        token = presented_token()
+        scheme, token = presented_token()
     except ValueError:
         return bearer_error(400, "invalid_request", "Send the access token one way only.")
     if not token:
         return bearer_error(401)
+    try:
+        proof = holder_proof(scheme, token)  # before any read: spending its jti is the one write
+    except ResourceRefusal as refusal:
+        return refused(refusal)
     moment = now()
     app = current_app
-    autocommit_reads()  # UserInfo writes nothing
+    autocommit_reads()  # UserInfo writes nothing more
     found = live_access_token(token, app.extensions["idp.keys"], app.config["IDP_ISSUER"], moment,
                               with_account=True, ours=True)  # not a token for another service (RFC 8707)
     if found is None:
+        if scheme == "dpop":  # RFC 9449 §7.1: the challenge of the scheme used
+            return refused(ResourceRefusal("invalid_token", "The access token is invalid, expired or revoked."))
         return bearer_error(401, "invalid_token", "The access token is invalid, expired or revoked.")
+    try:
+        check_holder(found.cnf_jkt, proof)
+    except ResourceRefusal as refusal:
+        return refused(refusal)
     if not holder_matches(found.cnf_x5t):
         return bearer_error(401, "invalid_token", "The access token is bound to a client certificate that "
                                                   "was not presented (RFC 8705).")

@@ -1,7 +1,7 @@
 """device authorization requests (RFC 8628)
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-03 19:45:00.000000
 
 Issue 15, kiosks and counter screens: ``oidc_device_authorizations`` holds each device authorization

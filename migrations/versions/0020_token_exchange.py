@@ -1,7 +1,7 @@
 """token exchange (RFC 8693) policy and resource indicators (RFC 8707)
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-03 20:00:00.000000
 
 Issue 15: ``oidc_exchange_policies`` is the administrator's table of which application may obtain

@@ -194,7 +194,8 @@ def document(issuer: str) -> dict:
                                 "upstream identity providers and the audit log of MotID. "
                                 "Authorised by MotID access tokens: an administrator's own (assurance level 2, "
                                 "limited to what their roles allow) or an application's client-credentials "
-                                "token with the admin scopes an administrator granted it. Errors are RFC 9457 "
+                                "token with the admin scopes an administrator granted it; a DPoP-bound token "
+                                "(RFC 9449) with the DPoP scheme and a proof. Errors are RFC 9457 "
                                 "problem details; updates need If-Match."},
         "servers": [{"url": issuer + "/admin/api/v1"}],
         "components": {

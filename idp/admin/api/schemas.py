@@ -191,6 +191,8 @@ SCHEMAS = {
                        "`first_party` (no consent page), `require_pkce`, `default_acr_values` (the assurance the "
                        "application requires), `access_token_lifetime`, `id_token_lifetime`, "
                        "`refresh_token_lifetime` (seconds, at most the server's), `introspection_allowed`. "
+                       "`dpop_bound_access_tokens` (RFC 9449 §5.2) makes a DPoP proof mandatory at the token "
+                       "endpoint. "
                        "In a PATCH, null removes a field.",
         "properties": {"client_name": {"type": ["string", "null"], "maxLength": 200},
                        "redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
@@ -213,6 +215,7 @@ SCHEMAS = {
                        "id_token_lifetime": {"type": ["integer", "null"], "minimum": 1, "maximum": 2147483647},
                        "refresh_token_lifetime": {"type": ["integer", "null"], "minimum": 1, "maximum": 2147483647},
                        "introspection_allowed": {"type": ["boolean", "null"]},
+                       "dpop_bound_access_tokens": {"type": ["boolean", "null"]},
                        "backchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000},
                        "frontchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000}},
         "additionalProperties": {"type": ["string", "integer", "boolean", "array", "object", "null"]}},

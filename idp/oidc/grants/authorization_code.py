@@ -26,6 +26,7 @@ from ...db import db
 from ...security import digest
 from .. import resources
 from ..clients import AUTH_METHODS
+from ..dpop_token import RequiresRegisteredProof, binding as dpop_binding
 from ..logout import record_sign_in
 from ..mtls import binding_for
 from ..models import AuthorizationCode, Grant, new_handle
@@ -84,7 +85,7 @@ class SpentCode(SimpleNamespace):
         return self.scope
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(RequiresRegisteredProof, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def save_authorization_code(self, code, request):
@@ -141,6 +142,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             self.target = resources.token_target(self.request.client.client_id,
                                                  self.request.payload.datalist.get("resource"), code.resources)
             self.scope = resources.narrowed_scope(self.request.client.client_id, self.target, code.scope)
+            self.cnf_jkt = dpop_binding()
         except OAuth2Error:
             db.session.commit()
             raise
@@ -157,7 +159,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         moment = now()
         values = {"handle": new_handle(), "client_id": client.client_id, "account_id": account.id, "sid": code.sid,
                   "scope": code.scope, "claims": code.claims, "auth_time": code.auth_time, "acr": code.acr,
-                  "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t, "resources": code.resources}
+                  "amr": code.amr, "created_at": moment, "cnf_x5t": self.cnf_x5t, "resources": code.resources,
+                  "cnf_jkt": self.cnf_jkt}
         connection = db.session.connection()
         grant_id = connection.execute(NEW_GRANT, values).scalar_one()
         connection.execute(LINK_CODE, {"presented": code.digest, "grant": grant_id})

@@ -15,10 +15,11 @@ from flask import current_app
 from ...clock import now
 from .. import resources
 from ..clients import AUTH_METHODS
+from ..dpop_token import RequiresRegisteredProof, binding as dpop_binding
 from ..mtls import binding_for
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(RequiresRegisteredProof, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = [m for m in AUTH_METHODS if m != "none"]
 
     def create_token_response(self):
@@ -33,7 +34,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         scope = resources.narrowed_scope(client.client_id, target, scope, explicit=bool(requested))
         # RFC 8705 §3: bound to the certificate of this request (no person, so no session certificate).
         itself = SimpleNamespace(handle=None, client_id=client.client_id, account_id=None, scope=scope,
-                                 auth_time=None, sid=None, cnf_x5t=binding_for(client, None))
+                                 auth_time=None, sid=None, cnf_x5t=binding_for(client, None),
+                                 cnf_jkt=dpop_binding())
         issuer = current_app.extensions["idp.tokens"]
         body = issuer.response(client, itself, now=now(), refresh=False,
                                audience=resources.audience_claim(target, issuer.issuer))

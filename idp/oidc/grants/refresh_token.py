@@ -26,6 +26,7 @@ from ...db import db
 from ...security import digest
 from .. import resources
 from ..clients import AUTH_METHODS
+from ..dpop_token import RequiresRegisteredProof, refresh_binding
 from ..models import Grant, RefreshToken
 from .family import revoke_grant
 
@@ -33,7 +34,7 @@ GRANTS, TOKENS, ACCOUNTS = Grant.__table__.c, RefreshToken.__table__.c, Account.
 # Built once: the hot path binds values only (pure Core on the session's connection, no ORM layer).
 FAMILY = (
     select(GRANTS.id, GRANTS.handle, GRANTS.client_id, GRANTS.account_id, GRANTS.sid, GRANTS.scope, GRANTS.claims,
-           GRANTS.auth_time, GRANTS.acr, GRANTS.amr, GRANTS.revoked_at, GRANTS.cnf_x5t, GRANTS.resources,
+           GRANTS.auth_time, GRANTS.acr, GRANTS.amr, GRANTS.revoked_at, GRANTS.cnf_x5t, GRANTS.resources, GRANTS.cnf_jkt,
            ACCOUNTS.sub.label("sub"), ACCOUNTS.status.label("account_status"))
     .select_from(Grant.__table__.join(RefreshToken.__table__, TOKENS.grant_id == GRANTS.id)
                  .outerjoin(Account.__table__, ACCOUNTS.id == GRANTS.account_id))
@@ -47,7 +48,7 @@ ROTATE = (update(RefreshToken.__table__)
 ROTATED_AT = select(TOKENS.rotated_at).where(TOKENS.digest == bindparam("digest"))
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(RequiresRegisteredProof, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -66,6 +67,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if grant is None or grant.client_id != client.client_id:
             db.session.rollback()
             raise InvalidGrantError("The refresh token is not valid.")
+        try:  # before rotating: a token stolen without its DPoP key is not even spent
+            self.cnf_jkt = refresh_binding(client, grant.cnf_jkt)
+        except InvalidGrantError:
+            db.session.rollback()
+            raise
         rotated = connection.execute(ROTATE, {"presented": token_digest, "moment": moment}).rowcount
         if rotated != 1:
             rotated_at = connection.execute(ROTATED_AT, {"digest": token_digest}).scalar()
@@ -100,7 +106,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if row.account_id is not None and row.account_status == "disabled":
             db.session.commit()
             raise InvalidGrantError("The account behind this token is not available.")
-        grant = SimpleNamespace(**row._asdict())
+        grant = SimpleNamespace(**{**row._asdict(), "cnf_jkt": self.cnf_jkt})
         issuer = current_app.extensions["idp.tokens"]
         body = issuer.response(client, grant, now=now(), refresh=True, scope=self.scope,
                                audience=resources.audience_claim(self.target, issuer.issuer),
