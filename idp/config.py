@@ -91,6 +91,10 @@ SETTINGS = [
             "User codes one address may submit on the verification page (/device): against guessing."),
     Setting("IDP_DEVICE_CODE_LIMIT_GLOBAL", "300/minute",
             "User codes all addresses together may submit on the verification page: against distributed guessing."),
+    Setting("IDP_REQUIRE_PAR", False,
+            "Accept authorization requests only through pushed authorization requests (RFC 9126): /authorize "
+            "without a request_uri from /par fails with invalid_request, for every client. Off: only clients "
+            "registered with require_pushed_authorization_requests must push.", bool),
     Setting("IDP_KEY_ROTATION_DELAY_SECONDS", 3600,
             "After `idp keys rotate`, how long a new key is only published before it signs; must exceed "
             "relying parties' JWKS cache time.", int),

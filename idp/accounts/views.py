@@ -82,7 +82,9 @@ def register():
             apply_form_errors(form, exc)
             return render_template("accounts/register.html", form=form), 200
         sent = send_verification(account)
-        return render_template("accounts/registered.html", email=account.email, sent=sent)
+        # Sent here by an application (prompt=create): back to it through the login page.
+        target = safe_next(request.args.get("next")) if request.args.get("next") else None
+        return render_template("accounts/registered.html", email=account.email, sent=sent, next=target)
     return render_template("accounts/register.html", form=form)
 
 

@@ -28,7 +28,7 @@ from .messages import message
 
 def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, id_token_alg, logout_uris, json_file,
               request_uris=(), subject_type=None, sector_identifier_uri=None, tls_subject=None,
-              dpop_bound=None):
+              dpop_bound=None, require_par=None):
     try:
         meta = json.load(json_file) if json_file else {}
         jwks = json.load(jwks_file) if jwks_file else None
@@ -64,6 +64,8 @@ def _metadata(name, redirect_uris, auth_method, grant_types, scope, jwks_file, i
                      for field in SUBJECT_FIELDS})
     if dpop_bound is not None:
         meta["dpop_bound_access_tokens"] = dpop_bound
+    if require_par is not None:  # RFC 9126 §6; --no-require-par removes it (absent means false)
+        meta["require_pushed_authorization_requests"] = True if require_par else None
     return meta
 
 
@@ -86,6 +88,8 @@ def client_options(command):
                                                        "rp.example.vn (RFC 8705 §2.1.2)"),
         click.option("--dpop-bound-access-tokens/--no-dpop-bound-access-tokens", "dpop_bound", default=None,
                      help="every token request needs a DPoP proof (RFC 9449 §5.2)"),
+        click.option("--require-par/--no-require-par", "require_par", default=None,
+                     help="only pushed authorization requests (RFC 9126) for this application"),
         click.option("--json", "json_file", type=click.File(), help="RFC 7591 metadata as a JSON file"),
     ]):
         command = option(command)

@@ -148,6 +148,7 @@ class ClientForm(FlaskForm):
     first_party = BooleanField(_l("First-party (no consent page)"))
     require_pkce = BooleanField(_l("Require PKCE"))
     dpop_bound_access_tokens = BooleanField(_l("DPoP-bound access tokens (every token request needs a DPoP proof)"))
+    require_pushed_authorization_requests = BooleanField(_l("Require pushed authorization requests (PAR)"))
     default_acr_values = SelectField(_l("Required assurance"), choices=options([
         ("", _l("None")), ("urn:motid:loa:1", _l("Level 1: password")),
         ("urn:motid:loa:2", _l("Level 2: second factor")),

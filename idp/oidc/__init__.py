@@ -17,10 +17,11 @@ def init_app(app) -> None:
     from .. import metrics
     from .delivery import deliver_due, outbox_depth
     from .end_session import logged_out_page
+    from .pushed_requests import purge_expired as purge_pushed_requests
 
     # Protocol endpoints are called by other sites; CSRF on them is the protocol's business
     # (the consent decision checks its own token).
-    for view in (oidc_views.authorize, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
+    for view in (oidc_views.authorize, oidc_views.par, oidc_views.token, oidc_views.userinfo, oidc_views.introspect,
                  oidc_views.revoke, oidc_views.end_session, device_views.authorize):
         csrf.exempt(view)
     app.register_blueprint(oidc_views.bp)
@@ -32,6 +33,7 @@ def init_app(app) -> None:
     logout.init_app(app)
     revocation.init_app(app)
     retention.job(app, purge_spent_jtis)  # client assertions, request objects and DPoP proofs
+    retention.job(app, purge_pushed_requests)
     every_round(app, deliver_due)  # after the sessions sweep (registered first): the sessions it ends are told
     app.extensions["idp.logged_out_page"] = logged_out_page
     metrics.gauge_source("backchannel_outbox_pending", "Back-channel logouts waiting to be delivered.", outbox_depth)

@@ -1,19 +1,23 @@
 """Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): GET and POST, code flow only.
 
 Order of checks: client and redirect URI first (a bad one is never redirected to: the person sees
-an error page), then the request object, then everything else, whose errors go back to the client
-with ``state`` and ``iss`` (RFC 9207). Then authentication (``prompt``, ``max_age``,
-``id_token_hint``), consent, and the code, in ``query`` or ``form_post`` response mode.
+an error page), then a pushed request (RFC 9126, :mod:`.pushed_requests`), the request object, then
+everything else (:func:`validate`, shared with ``/par``), whose errors go back to the client with
+``state`` and ``iss`` (RFC 9207). Then sign-up (``prompt=create``), authentication (``prompt``,
+``max_age``, ``id_token_hint``), the account chooser (``prompt=select_account``), consent, and the
+code, in ``query`` or ``form_post`` response mode.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (AccountSelectionRequiredError, ConsentRequiredError, InteractionRequiredError,
+                                     LoginRequiredError)
 from flask import current_app, g, redirect, request, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -23,10 +27,11 @@ from ..accounts.upstream import step_up as upstream_step_up
 from ..accounts.navigation import current_account, sessions
 from ..clock import now
 from ..keys import ALGORITHMS
-from . import consent, request_object, resources, role_assurance
+from . import consent, pushed_requests, request_object, resources, role_assurance
 from .claims import InvalidClaimsRequest, parse_claims_parameter, scopes_for_claims
-from .interaction import (DECISION, RESPONSE_MODES, check_decision_csrf, consent_page, error_page, login_redirect,
-                          respond, resume_url, resumed_after, set_ui_locale, shown_matches)
+from .interaction import (DECISION, RESPONSE_MODES, account_chooser, check_decision_csrf, consent_page, error_page,
+                          login_redirect, registration_redirect, respond, resume_url, resumed_after, set_ui_locale,
+                          shown_matches)
 from .pairwise import names_account
 
 
@@ -46,35 +51,63 @@ def raw_params() -> tuple[dict, dict]:
 
 
 def handle():
-    params, datalist = raw_params()
+    raw, datalist = raw_params()
     server = current_app.extensions["idp.oauth"]
-    redirect_uri = None
-    effective = params  # the parameters in force: the request object's once it is verified
+    checked = Checked(raw)
     try:
-        client = find_client(server, params)
-        outer_redirect = params.get("redirect_uri")
+        client = find_client(server, raw)
+        outer_redirect = raw.get("redirect_uri")
         if outer_redirect is not None and client.check_redirect_uri(outer_redirect):
-            redirect_uri = outer_redirect  # errors in the request object may go back there
-        obj = request_object.load(params, client, redirect_uri)
-        merged = effective = request_object.merge(params, obj)
-        redirect_uri = validate_redirect_uri(client, params, merged)
-        if obj is not None:  # carried by value from now on: fetched once, what consent shows is what is granted
-            params = {**{k: v for k, v in params.items() if k not in ("request", "request_uri")}, "request": obj.raw}
-        if merged.get("response_type") != "code":  # Authlib would echo the value into error_description
-            raise UnsupportedResponseType()
-        oauth_request = AuthorizationRequest(merged, datalist)
-        grant = server.get_authorization_grant(oauth_request)
-        grant.validate_no_multiple_request_parameter(oauth_request)
-        redirect_uri = grant.validate_authorization_request()
-        return proceed(server, grant, client, params, merged, redirect_uri, obj)
+            checked.redirect_uri = outer_redirect  # errors in the request object may go back there
+        outer, params, datalist = pushed_requests.resolve(client, raw, datalist, checked.redirect_uri)
+        checked.params = params
+        validate(server, client, params, datalist, checked)
+        if checked.obj is not None:  # carried by value from now on: fetched once, what consent shows is what is granted
+            outer = {**{k: v for k, v in outer.items() if k not in ("request", "request_uri")},
+                     "request": checked.obj.raw}
+        return proceed(client, outer, checked)
     except OAuth2Error as error:
         if error.state is None:
-            error.state = effective.get("state")
-        if not getattr(error, "redirect_uri", None) and redirect_uri and not isinstance(error, ClientError):
-            error.redirect_uri = redirect_uri  # the client and redirect URI were already verified
+            error.state = checked.params.get("state")
+        if not getattr(error, "redirect_uri", None) and checked.redirect_uri and not isinstance(error, ClientError):
+            error.redirect_uri = checked.redirect_uri  # the client and redirect URI were already verified
         if not getattr(error, "redirect_uri", None):
             return error_page(error)
-        return respond(error.redirect_uri, dict(error.get_body()), effective, error.state)
+        return respond(error.redirect_uri, dict(error.get_body()), checked.params, error.state)
+
+
+@dataclass
+class Checked:
+    """What is verified so far: ``params`` in force (the request object's once it is verified), the
+    redirect URI errors may go to, and, once valid, the request object, the grant and the checked values."""
+
+    params: dict
+    redirect_uri: str | None = None
+    obj: request_object.RequestObject | None = None
+    grant: object = None
+    scopes: set = field(default_factory=set)
+    claims: dict | None = None
+    prompts: set = field(default_factory=set)
+    resources: list = field(default_factory=list)  # RFC 8707, checked against the client's table
+
+
+def validate(server, client, params: dict, datalist: dict, checked: Checked) -> Checked:
+    """Every check made before authentication, in order; shared with the pushed authorization request
+    endpoint (RFC 9126 §2.1: validated as the authorization endpoint would)."""
+    checked.obj = request_object.load(params, client, checked.redirect_uri)
+    checked.params = merged = request_object.merge(params, checked.obj)
+    checked.redirect_uri = validate_redirect_uri(client, params, merged)
+    if merged.get("response_type") != "code":  # Authlib would echo the value into error_description
+        raise UnsupportedResponseType()
+    oauth_request = AuthorizationRequest(merged, datalist)
+    grant = server.get_authorization_grant(oauth_request)
+    grant.validate_no_multiple_request_parameter(oauth_request)
+    checked.redirect_uri = grant.validate_authorization_request()
+    checked.grant = grant
+    checked.scopes, checked.claims, checked.prompts = checked_parameters(grant, merged, checked.redirect_uri)
+    checked.resources = requested_resources(grant, client, merged, checked.redirect_uri,
+                                            from_object=checked.obj is not None)
+    return checked
 
 
 class UnsupportedResponseType(OAuth2Error):
@@ -120,6 +153,8 @@ def checked_parameters(grant, params: dict, redirect_uri: str) -> tuple[set, dic
     except InvalidClaimsRequest as exc:
         raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
     prompts = set(params.get("prompt", "").split())
+    if prompts == {"none", "select_account"}:  # OIDC Core §3.1.2.6: a choice is asked for without any page
+        raise AccountSelectionRequiredError(redirect_uri=redirect_uri)
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values.", redirect_uri=redirect_uri)
     return scopes, claims_request, prompts
@@ -142,16 +177,21 @@ def requested_resources(grant, client, params: dict, redirect_uri: str, *, from_
     return values
 
 
-def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str, obj=None):
-    scopes, claims_request, prompts = checked_parameters(grant, params, redirect_uri)
+def proceed(client, outer: dict, checked: Checked):
+    params, redirect_uri, prompts = checked.params, checked.redirect_uri, checked.prompts
+    scopes, claims_request = checked.scopes, checked.claims
     g.oidc_claims = claims_request
-    g.oidc_resources = requested_resources(grant, client, params, redirect_uri, from_object=obj is not None)
+    g.oidc_resources = checked.resources
     set_ui_locale(params.get("ui_locales"))
-
+    detour_done = resumed_after(params) is not None  # back from registration, login or the account chooser
+    if "create" in prompts and not detour_done:  # Initiating User Registration via OpenID Connect 1.0 §4
+        return registration_redirect(outer)
     if needs_login(client, params, prompts, redirect_uri):
         if "none" in prompts:
             raise LoginRequiredError(redirect_uri=redirect_uri)
         return login_redirect(outer, params)
+    if "select_account" in prompts and not detour_done:  # one session per browser: confirm it or change it
+        return account_chooser(outer, params)
 
     allowed = set(client.meta.get("scope", "").split())
     wanted = scopes | (scopes_for_claims(claims_request) & allowed)
@@ -168,10 +208,11 @@ def proceed(server, grant, client, outer: dict, params: dict, redirect_uri: str,
     page = consent_needed(account, client, wanted, outer, prompts, redirect_uri)
     if page is not None:
         return page
-    request_object.consume(obj, client, redirect_uri)
+    request_object.consume(checked.obj, client, redirect_uri)
+    pushed_requests.finish(outer, client, redirect_uri)
     if roles_asked:
         role_assurance.record_withheld(account, client.client_id, session.acr, now=now())
-    _, _, headers = grant.create_authorization_response(redirect_uri, account)
+    _, _, headers = checked.grant.create_authorization_response(redirect_uri, account)
     issued = dict(parse_qsl(urlsplit(dict(headers)["Location"]).query))
     return respond(redirect_uri, {"code": issued["code"]}, params, params.get("state"))
 

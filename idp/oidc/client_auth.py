@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import current_app, url_for
+from flask import current_app, request as current_request, url_for
 from joserfc import jwk
 from sqlalchemy.exc import IntegrityError
 
@@ -112,7 +112,10 @@ class _JWTClientAuth(JWTBearerClientAssertion):
 
     def get_audiences(self):
         issuer = current_app.config["IDP_ISSUER"]
-        return [issuer, issuer + url_for("oidc.token")]
+        audiences = [issuer, issuer + url_for("oidc.token")]
+        if current_request.endpoint == "oidc.par":  # RFC 9126 §2: the PAR endpoint's URL is accepted there too
+            audiences.append(issuer + url_for("oidc.par"))
+        return audiences
 
     def validate_jti(self, claims, jti):
         return remember_jti("client_assertion", claims["sub"], jti, claims.get("exp"))

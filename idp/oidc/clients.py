@@ -171,6 +171,7 @@ def _check_settings(out: dict, default_alg: str) -> None:
         raise InvalidClientMetadata("client_name must be a string")
     for flag in ("require_auth_time", "backchannel_logout_session_required", "frontchannel_logout_session_required",
                  "tls_client_certificate_bound_access_tokens", "dpop_bound_access_tokens",
+                 "require_pushed_authorization_requests",
                  "refresh_token_online"):
         if out.get(flag) is not None and not isinstance(out[flag], bool):
             raise InvalidClientMetadata(f"{flag} must be a boolean")

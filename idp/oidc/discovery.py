@@ -53,11 +53,13 @@ def metadata() -> dict:
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": False,
+        "pushed_authorization_request_endpoint": endpoint("oidc.par"),  # RFC 9126 §5
+        "require_pushed_authorization_requests": bool(current_app.config["IDP_REQUIRE_PAR"]),
         "authorization_response_iss_parameter_supported": True,
         "acr_values_supported": list(ACR_VALUES),
         "tls_client_certificate_bound_access_tokens": True,
         "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 §5.1
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account", "create"],
         "display_values_supported": ["page", "touch"],
         "ui_locales_supported": ["vi", "en"],
         "claims_locales_supported": ["vi"],

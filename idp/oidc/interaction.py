@@ -1,7 +1,8 @@
-"""What the authorization endpoint shows the person or sends back: the detour through the login page
-and the signed marker that brings the request back, the consent page with the signed list of what it
-showed, the ``ui_locales`` choice, the response in ``query`` or ``form_post`` mode (with ``iss``,
-RFC 9207), and the error page for a request that cannot be answered to the client."""
+"""What the authorization endpoint shows the person or sends back: the detour through the login page (or
+the sign-up page, or the account chooser) and the signed marker that brings the request back, the consent
+page with the signed list of what it showed, the ``ui_locales`` choice, the response in ``query`` or
+``form_post`` mode (with ``iss``, RFC 9207), and the error page for a request that cannot be answered to
+the client."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -55,6 +56,20 @@ def login_redirect(outer: dict, params: dict):
         if params.get(name):
             login_args[name] = params[name]
     return redirect(url_for("accounts.login", **login_args))
+
+
+def registration_redirect(outer: dict):
+    """``prompt=create``: the citizens' sign-up page, then (after confirming the email) the login page, back here."""
+    return redirect(url_for("accounts.register", next=resume_url(outer)))
+
+
+def account_chooser(outer: dict, params: dict):
+    """``prompt=select_account``: a browser holds one session, so the choice is to go on with it or to log in
+    with another account; either way the request comes back marked as answered."""
+    target = resume_url(outer)
+    another = {"next": target, **({"login_hint": params["login_hint"]} if params.get("login_hint") else {})}
+    return render_template("oidc/select_account.html", account=current_account(), continue_url=target,
+                           another_url=url_for("accounts.login", **another))
 
 
 def check_decision_csrf() -> None:

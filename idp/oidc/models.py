@@ -1,4 +1,4 @@
-"""Protocol storage: clients, codes, grants, tokens, consents and replay caches.
+"""Protocol storage: clients, codes, grants, tokens, consents, pushed requests and replay caches.
 
 Bearer secrets (codes, refresh tokens, registration tokens) are stored only as SHA-256 digests.
 """
@@ -217,6 +217,21 @@ class UsedJti(db.Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(purpose|client|jti)
     expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class PushedRequest(db.Model):
+    """A pushed authorization request (RFC 9126): its parameters, already validated. Consumed once by its
+    ``request_uri`` at the authorization endpoint (``used_at``; ``expires_at`` then moves on to the end of the
+    login and consent it starts), deleted when that authorization issues its code; purged once expired."""
+
+    __tablename__ = "oidc_pushed_requests"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the request_uri
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    params = mapped_column(JSON, nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    used_at = mapped_column(UTCDateTime, nullable=True)
 
 
 class InitialAccessToken(db.Model):

@@ -64,6 +64,7 @@ ACCEPTED = {
     "tls_client_auth_san_email": ("str", 1000),
     "sector_identifier_uri": ("uri", 2000),  # OIDC Registration §2, §5
     "dpop_bound_access_tokens": ("bool", None),  # RFC 9449 §5.2
+    "require_pushed_authorization_requests": ("bool", None),  # RFC 9126 §6
 }
 # Known to OIDC Registration but not implemented: refusing is safer than silently not encrypting.
 UNSUPPORTED = (

@@ -9,7 +9,8 @@ from .. import metrics
 from ..accounts.navigation import current_account, login_required
 from ..clock import now
 from . import authorize as authorize_module
-from . import consent, discovery, end_session as end_session_module, published, userinfo as userinfo_module
+from . import consent, discovery, end_session as end_session_module, par as par_module, published
+from . import userinfo as userinfo_module
 
 bp = Blueprint("oidc", __name__)
 
@@ -42,6 +43,11 @@ def jwks():
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     return authorize_module.handle()
+
+
+@bp.route("/par", methods=["POST"])
+def par():
+    return par_module.push()
 
 
 @bp.route("/token", methods=["POST"])

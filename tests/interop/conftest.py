@@ -43,7 +43,8 @@ START_TIMEOUT = 60         # the server answering /healthz
 
 @pytest.fixture(scope="session")
 def node_rp():
-    """``run(payload) -> dict``: one step of tests/interop/node/rp.mjs (JSON on stdin, JSON on stdout).
+    """``run(payload) -> dict``: one step of tests/interop/node/rp.mjs (JSON on stdin, JSON on stdout), or
+    of another script in that folder (``run(payload, script=NODE_DIR / "par.mjs")``).
 
     Installs the Node dependencies with scripts/install-node-deps.sh when node_modules is missing.
     Node.js is part of the project's machines; without it these tests fail rather than skip."""
@@ -54,17 +55,17 @@ def node_rp():
         result = subprocess.run(["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, f"{INSTALL_SCRIPT} failed:\n{result.stdout}\n{result.stderr}"
 
-    def run(payload: dict) -> dict:
-        result = subprocess.run([node, str(RP_SCRIPT)], input=json.dumps(payload), capture_output=True,
+    def run(payload: dict, script: Path = RP_SCRIPT) -> dict:
+        result = subprocess.run([node, str(script)], input=json.dumps(payload), capture_output=True,
                                 text=True, timeout=NODE_TIMEOUT, cwd=NODE_DIR)
         lines = result.stdout.strip().splitlines()
         try:
             output = json.loads(lines[-1])
         except (IndexError, ValueError):
-            raise AssertionError(f"rp.mjs {payload.get('step')}: no JSON output (exit {result.returncode})\n"
+            raise AssertionError(f"{script.name} {payload.get('step')}: no JSON output (exit {result.returncode})\n"
                                  f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}") from None
         if not output.get("ok"):
-            raise AssertionError(f"rp.mjs {payload.get('step')} failed: "
+            raise AssertionError(f"{script.name} {payload.get('step')} failed: "
                                  f"{json.dumps(output.get('error'), indent=2, ensure_ascii=False)}\n"
                                  f"{output.get('stack', '')}\nstderr: {result.stderr[-2000:]}")
         return output

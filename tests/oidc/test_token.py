@@ -109,7 +109,7 @@ def test_public_client_needs_pkce(app, client, person):
     verifier, challenge = pkce_pair()
     result = callback(authorize(client, auth_params(client_id, code_challenge=challenge,
                                                     code_challenge_method="S256")))
-    wrong = exchange(client, client_id, None, result["code"], code_verifier=verifier[:-1] + "A")
+    wrong = exchange(client, client_id, None, result["code"], code_verifier=verifier[:-1] + ("B" if verifier.endswith("A") else "A"))
     assert wrong.status_code == 400 and wrong.json["error"] == "invalid_grant"
 
 
@@ -268,7 +268,7 @@ def test_a_failed_redemption_spends_the_code_and_writes_nothing_else(app, client
     verifier, challenge = pkce_pair()
     params = auth_params(client_id, code_challenge=challenge, code_challenge_method="S256")
     code = callback(authorize(client, params))["code"]
-    wrong = exchange(client, client_id, None, code, code_verifier=verifier[:-1] + "A")
+    wrong = exchange(client, client_id, None, code, code_verifier=verifier[:-1] + ("B" if verifier.endswith("A") else "A"))
     assert wrong.status_code == 400 and wrong.json["error"] == "invalid_grant"
     again = exchange(client, client_id, None, code, code_verifier=verifier)
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"

@@ -192,7 +192,8 @@ SCHEMAS = {
                        "application requires), `access_token_lifetime`, `id_token_lifetime`, "
                        "`refresh_token_lifetime` (seconds, at most the server's), `introspection_allowed`. "
                        "`dpop_bound_access_tokens` (RFC 9449 §5.2) makes a DPoP proof mandatory at the token "
-                       "endpoint. "
+                       "endpoint; `require_pushed_authorization_requests` (RFC 9126 §6) is metadata like the "
+                       "others. "
                        "In a PATCH, null removes a field.",
         "properties": {"client_name": {"type": ["string", "null"], "maxLength": 200},
                        "redirect_uris": {"type": "array", "maxItems": 20, "items": text(2000)},
@@ -216,6 +217,7 @@ SCHEMAS = {
                        "refresh_token_lifetime": {"type": ["integer", "null"], "minimum": 1, "maximum": 2147483647},
                        "introspection_allowed": {"type": ["boolean", "null"]},
                        "dpop_bound_access_tokens": {"type": ["boolean", "null"]},
+                       "require_pushed_authorization_requests": {"type": ["boolean", "null"]},
                        "backchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000},
                        "frontchannel_logout_uri": {"type": ["string", "null"], "maxLength": 2000}},
         "additionalProperties": {"type": ["string", "integer", "boolean", "array", "object", "null"]}},

@@ -37,6 +37,7 @@ def client_settings(form: ClientForm) -> dict:
         "scope": " ".join(form.scope.data.split()) if form.scope.data else None,
         "first_party": form.first_party.data, "require_pkce": form.require_pkce.data,
         "dpop_bound_access_tokens": True if form.dpop_bound_access_tokens.data else None,  # RFC 9449 §5.2
+        "require_pushed_authorization_requests": form.require_pushed_authorization_requests.data or None,
         "default_acr_values": [form.default_acr_values.data] if form.default_acr_values.data else None,
         "access_token_lifetime": form.access_token_lifetime.data,
         "id_token_lifetime": form.id_token_lifetime.data,
@@ -68,6 +69,7 @@ def fill(form: ClientForm, client) -> None:
     form.scope.data = meta.get("scope", "")
     form.first_party.data, form.require_pkce.data = client.first_party, client.require_pkce
     form.dpop_bound_access_tokens.data = meta.get("dpop_bound_access_tokens") is True
+    form.require_pushed_authorization_requests.data = bool(meta.get("require_pushed_authorization_requests"))
     form.default_acr_values.data = (meta.get("default_acr_values") or [""])[0]
     for name in ("access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime"):
         getattr(form, name).data = meta.get(name)
