@@ -106,6 +106,7 @@ CITIZENS = {
     "hoa": Citizen("096301001234", "Nguyễn Thị Hoa", "hoa@example.vn"),   # TOTP: enrol, log in, recovery code
     "lan": Citizen("096301005678", "Phạm Thị Lan", "lan@example.vn"),     # step-up of a password-only session
     "mai": Citizen("092195004321", "Lê Thị Mai", "mai@example.vn"),       # single sign-on on a phone
+    "tuan": Citizen("079088001122", "Trần Văn Tuấn", "tuan@example.vn"),   # a kiosk at the one-stop centre
 }
 
 
